@@ -1,0 +1,262 @@
+//! Channel writers: the end of a chain that feeds other tasks. Each buffers records into
+//! batches per channel, sends a batch when it is full or on flush, and broadcasts watermarks
+//! and end-of-input to every channel after the records before them.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use strom_core::{StreamElement, StreamRecord, Watermark};
+
+use super::channel::ChannelSender;
+use super::partitioner::RecordRouter;
+use crate::error::{OperatorInfo, TaskError};
+use crate::operator::Input;
+
+/// The channels of one writer and what every writer does with them.
+struct Channels<T> {
+    senders: Vec<ChannelSender<T>>,
+    batch_size: usize,
+}
+
+impl<T: Clone> Channels<T> {
+    fn send_records(&self, channel: usize, batch: Vec<StreamRecord<T>>) -> Result<(), TaskError> {
+        self.senders[channel].send(StreamElement::Records(batch))
+    }
+
+    fn send_to_all(&self, element: StreamElement<T>) -> Result<(), TaskError> {
+        self.senders
+            .iter()
+            .try_for_each(|sender| sender.send(element.clone()))
+    }
+}
+
+/// Adds `batch` to `buffer`, taking the vector over when the buffer is empty.
+fn append<T>(buffer: &mut Vec<StreamRecord<T>>, mut batch: Vec<StreamRecord<T>>) {
+    if buffer.is_empty() {
+        std::mem::swap(buffer, &mut batch);
+    } else {
+        buffer.append(&mut batch);
+    }
+}
+
+macro_rules! control_elements {
+    () => {
+        fn open(&mut self) -> Result<(), TaskError> {
+            Ok(())
+        }
+        fn process_watermark(&mut self, watermark: Watermark) -> Result<(), TaskError> {
+            self.flush()?;
+            self.channels
+                .send_to_all(StreamElement::Watermark(watermark))
+        }
+        fn end_input(&mut self) -> Result<(), TaskError> {
+            self.flush()?;
+            self.channels.send_to_all(StreamElement::EndOfInput)
+        }
+    };
+}
+
+/// Writes to exactly one channel (`forward`, `global`, or a single downstream subtask).
+pub struct SingleChannelWriter<T> {
+    channels: Channels<T>,
+    buffer: Vec<StreamRecord<T>>,
+}
+
+impl<T> SingleChannelWriter<T> {
+    /// A writer into `sender`.
+    pub fn new(sender: ChannelSender<T>, batch_size: usize) -> Self {
+        SingleChannelWriter {
+            channels: Channels {
+                senders: vec![sender],
+                batch_size,
+            },
+            buffer: Vec::new(),
+        }
+    }
+}
+
+impl<T: Clone + Send> Input<T> for SingleChannelWriter<T> {
+    control_elements!();
+
+    fn process_batch(&mut self, batch: Vec<StreamRecord<T>>) -> Result<(), TaskError> {
+        append(&mut self.buffer, batch);
+        if self.buffer.len() >= self.channels.batch_size {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), TaskError> {
+        if !self.buffer.is_empty() {
+            self.channels
+                .send_records(0, std::mem::take(&mut self.buffer))?;
+        }
+        Ok(())
+    }
+}
+
+/// Sends full batches to the channels in turn (`rebalance`, `rescale`): as even as Flink's
+/// per-record round robin at batch granularity, without touching each record.
+pub struct RoundRobinWriter<T> {
+    channels: Channels<T>,
+    buffer: Vec<StreamRecord<T>>,
+    next: usize,
+}
+
+impl<T> RoundRobinWriter<T> {
+    /// A writer over `senders`, starting with channel `first % senders.len()`.
+    pub fn new(senders: Vec<ChannelSender<T>>, batch_size: usize, first: usize) -> Self {
+        let next = first % senders.len().max(1);
+        RoundRobinWriter {
+            channels: Channels {
+                senders,
+                batch_size,
+            },
+            buffer: Vec::new(),
+            next,
+        }
+    }
+}
+
+impl<T: Clone + Send> Input<T> for RoundRobinWriter<T> {
+    control_elements!();
+
+    fn process_batch(&mut self, batch: Vec<StreamRecord<T>>) -> Result<(), TaskError> {
+        append(&mut self.buffer, batch);
+        if self.buffer.len() >= self.channels.batch_size {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), TaskError> {
+        if !self.buffer.is_empty() {
+            let channel = self.next;
+            self.next = (self.next + 1) % self.channels.senders.len();
+            self.channels
+                .send_records(channel, std::mem::take(&mut self.buffer))?;
+        }
+        Ok(())
+    }
+}
+
+/// Sends every record to every channel (`broadcast`).
+pub struct BroadcastWriter<T> {
+    channels: Channels<T>,
+    buffer: Vec<StreamRecord<T>>,
+}
+
+impl<T> BroadcastWriter<T> {
+    /// A writer over `senders`.
+    pub fn new(senders: Vec<ChannelSender<T>>, batch_size: usize) -> Self {
+        BroadcastWriter {
+            channels: Channels {
+                senders,
+                batch_size,
+            },
+            buffer: Vec::new(),
+        }
+    }
+}
+
+impl<T: Clone + Send> Input<T> for BroadcastWriter<T> {
+    control_elements!();
+
+    fn process_batch(&mut self, batch: Vec<StreamRecord<T>>) -> Result<(), TaskError> {
+        append(&mut self.buffer, batch);
+        if self.buffer.len() >= self.channels.batch_size {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), TaskError> {
+        if !self.buffer.is_empty() {
+            let batch = std::mem::take(&mut self.buffer);
+            self.channels.send_to_all(StreamElement::Records(batch))?;
+        }
+        Ok(())
+    }
+}
+
+/// Sends each record to the channel its router chooses (`key_by`, `partition_custom`,
+/// `shuffle`). The router runs user code (a key selector), so it is guarded like an operator.
+pub struct KeyedWriter<T, R> {
+    channels: Channels<T>,
+    buffers: Vec<Vec<StreamRecord<T>>>,
+    router: R,
+    info: OperatorInfo,
+}
+
+impl<T, R> KeyedWriter<T, R> {
+    /// A writer over `senders` (one per downstream subtask, in subtask order); `info` names
+    /// the operator whose output is partitioned, for errors in the router.
+    pub fn new(
+        senders: Vec<ChannelSender<T>>,
+        batch_size: usize,
+        router: R,
+        info: OperatorInfo,
+    ) -> Self {
+        let buffers = senders
+            .iter()
+            .map(|_| Vec::with_capacity(batch_size))
+            .collect();
+        KeyedWriter {
+            channels: Channels {
+                senders,
+                batch_size,
+            },
+            buffers,
+            router,
+            info,
+        }
+    }
+}
+
+impl<T: Clone + Send, R: RecordRouter<T>> Input<T> for KeyedWriter<T, R> {
+    control_elements!();
+
+    fn process_batch(&mut self, batch: Vec<StreamRecord<T>>) -> Result<(), TaskError> {
+        let channels = self.channels.senders.len();
+        let (router, buffers) = (&mut self.router, &mut self.buffers);
+        let routed = catch_unwind(AssertUnwindSafe(|| -> Result<(), String> {
+            for record in batch {
+                let channel = router.route(&record.value, channels)?;
+                let buffer = buffers
+                    .get_mut(channel)
+                    .ok_or_else(|| format!("partitioner chose channel {channel} of {channels}"))?;
+                buffer.push(record);
+            }
+            Ok(())
+        }));
+        match routed {
+            Ok(Ok(())) => {}
+            Ok(Err(message)) => return Err(TaskError::failed(&self.info, message)),
+            Err(_) => {
+                return Err(TaskError::UserPanic {
+                    operator: self.info.clone(),
+                    message: "the key selector or partitioner panicked".to_string(),
+                })
+            }
+        }
+        for channel in 0..channels {
+            if self.buffers[channel].len() >= self.channels.batch_size {
+                let full = std::mem::replace(
+                    &mut self.buffers[channel],
+                    Vec::with_capacity(self.channels.batch_size),
+                );
+                self.channels.send_records(channel, full)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), TaskError> {
+        for channel in 0..self.buffers.len() {
+            if !self.buffers[channel].is_empty() {
+                let batch = std::mem::take(&mut self.buffers[channel]);
+                self.channels.send_records(channel, batch)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,334 @@
+//! The local executor: runs a job graph inside this process, one thread per subtask.
+//!
+//! It expands each job vertex into its subtasks, creates one bounded channel per connected
+//! pair of subtasks (as the partitioner connects them), builds every subtask's chain inside
+//! its own thread and runs it. The first task failure cancels the job: the failed task drops
+//! its channels, its neighbours see them disconnect, and every thread ends. This is the
+//! embedded mini-cluster; a cluster deployment runs the same tasks in other processes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use strom_core::config::Configuration;
+use strom_core::key_group::KeyGroupRange;
+
+use crate::element_type::{AnyInput, AnyReceiver, AnySender};
+use crate::error::{JobError, OperatorInfo, TaskError};
+use crate::exchange::PartitionerKind;
+use crate::graph::{JobGraph, NodeBody, NodeOutputs, StreamGraph};
+use crate::operator::OperatorContext;
+pub use crate::task::{JobShared, TaskControl};
+
+/// How the executor runs tasks.
+#[derive(Debug, Clone)]
+pub struct ExecutionSettings {
+    /// Longest time a partly filled batch waits before it is sent.
+    pub buffer_timeout: Duration,
+    /// Records per batch.
+    pub batch_size: usize,
+    /// Batches a channel holds before its sender blocks.
+    pub channel_capacity: usize,
+    /// Task slots available; `None` gives the job as many as it needs.
+    pub slots: Option<usize>,
+}
+
+/// One subtask's share of the channels.
+struct TaskPlan {
+    vertex: usize,
+    subtask: usize,
+    /// Senders per stream edge leaving the task, in downstream subtask order.
+    senders: HashMap<usize, Vec<AnySender>>,
+    receivers: Vec<AnyReceiver>,
+}
+
+/// Runs `job` (resolved from `graph`) to completion; returns how long it ran.
+pub fn execute(
+    graph: &StreamGraph,
+    job: &JobGraph,
+    settings: &ExecutionSettings,
+    config: Arc<Configuration>,
+    shared: Arc<JobShared>,
+) -> Result<Duration, JobError> {
+    let started = Instant::now();
+    if let Some(slots) = settings.slots {
+        if slots < job.required_slots() {
+            return Err(JobError::InsufficientResources(format!(
+                "the job needs {} task slots but taskmanager.numberOfTaskSlots is {slots}",
+                job.required_slots()
+            )));
+        }
+    }
+    let splits = enumerate_sources(graph, job)?;
+    let plans = connect(graph, job, settings.channel_capacity);
+    let runner = TaskRunner {
+        graph,
+        job,
+        settings,
+        config,
+        splits,
+    };
+
+    std::thread::scope(|scope| {
+        let mut handles = Vec::with_capacity(plans.len());
+        for plan in plans {
+            let vertex = &job.vertices[plan.vertex];
+            let name = format!(
+                "{} ({}/{})",
+                vertex.name,
+                plan.subtask + 1,
+                vertex.parallelism
+            );
+            let control = TaskControl::new(Arc::clone(&shared), settings.buffer_timeout);
+            let (runner, task_shared) = (&runner, Arc::clone(&shared));
+            let handle =
+                std::thread::Builder::new()
+                    .name(name.clone())
+                    .spawn_scoped(scope, move || {
+                        if let Err(error) = runner.run(plan, &control) {
+                            task_shared.fail(error);
+                        }
+                    });
+            match handle {
+                Ok(handle) => handles.push((name, handle)),
+                Err(error) => {
+                    let info = OperatorInfo {
+                        name: name.into(),
+                        subtask_index: 0,
+                        parallelism: 1,
+                    };
+                    shared.fail(TaskError::failed(
+                        &info,
+                        format!("cannot start a thread: {error}"),
+                    ));
+                }
+            }
+        }
+        for (name, handle) in handles {
+            if handle.join().is_err() {
+                let info = OperatorInfo {
+                    name: name.into(),
+                    subtask_index: 0,
+                    parallelism: 1,
+                };
+                shared.fail(TaskError::UserPanic {
+                    operator: info,
+                    message: "the task thread panicked".into(),
+                });
+            }
+        }
+    });
+
+    let job_id = String::new();
+    match shared.take_failure() {
+        Some(cause) => Err(JobError::Failed {
+            job_name: job.job_name.clone(),
+            job_id,
+            cause,
+        }),
+        None if shared.is_cancelled() => Err(JobError::Cancelled {
+            job_name: job.job_name.clone(),
+            job_id,
+        }),
+        None => Ok(started.elapsed()),
+    }
+}
+
+/// Splits every source's input and prepares every sink before any task starts, so a missing
+/// input or an existing output fails the job at once.
+fn enumerate_sources(
+    graph: &StreamGraph,
+    job: &JobGraph,
+) -> Result<HashMap<usize, Arc<dyn std::any::Any + Send + Sync>>, JobError> {
+    let mut splits = HashMap::new();
+    for (id, node) in graph.nodes.iter().enumerate() {
+        let parallelism = job.nodes[id].parallelism;
+        let failed = |source| {
+            let info = OperatorInfo {
+                name: node.spec.name.as_str().into(),
+                subtask_index: 0,
+                parallelism,
+            };
+            JobError::Failed {
+                job_name: job.job_name.clone(),
+                job_id: String::new(),
+                cause: TaskError::failed(&info, source),
+            }
+        };
+        match &node.body {
+            NodeBody::Source(source) => {
+                splits.insert(id, source.enumerate(parallelism).map_err(failed)?);
+            }
+            NodeBody::Operator(operator) => operator.prepare(parallelism).map_err(failed)?,
+        }
+    }
+    Ok(splits)
+}
+
+/// Creates every channel and hands each subtask its ends.
+fn connect(graph: &StreamGraph, job: &JobGraph, capacity: usize) -> Vec<TaskPlan> {
+    let mut plans: Vec<TaskPlan> = Vec::new();
+    let mut first_plan = Vec::with_capacity(job.vertices.len());
+    for vertex in &job.vertices {
+        first_plan.push(plans.len());
+        for subtask in 0..vertex.parallelism {
+            plans.push(TaskPlan {
+                vertex: vertex.id,
+                subtask,
+                senders: HashMap::new(),
+                receivers: Vec::new(),
+            });
+        }
+    }
+    for job_edge in &job.job_edges {
+        let edge = &graph.edges[job_edge.stream_edge];
+        let senders = job.vertices[job_edge.source_vertex].parallelism;
+        let receivers = job.vertices[job_edge.target_vertex].parallelism;
+        for sender in 0..senders {
+            let mut ends = Vec::new();
+            for receiver in job_edge.partitioner.targets(sender, senders, receivers) {
+                let (tx, rx) = edge.element_type.channel(capacity);
+                ends.push(tx);
+                plans[first_plan[job_edge.target_vertex] + receiver]
+                    .receivers
+                    .push(rx);
+            }
+            plans[first_plan[job_edge.source_vertex] + sender]
+                .senders
+                .insert(job_edge.stream_edge, ends);
+        }
+    }
+    plans
+}
+
+struct TaskRunner<'a> {
+    graph: &'a StreamGraph,
+    job: &'a JobGraph,
+    settings: &'a ExecutionSettings,
+    config: Arc<Configuration>,
+    splits: HashMap<usize, Arc<dyn std::any::Any + Send + Sync>>,
+}
+
+impl TaskRunner<'_> {
+    fn run(&self, mut plan: TaskPlan, control: &TaskControl) -> Result<(), TaskError> {
+        let head = self.job.vertices[plan.vertex].head;
+        match &self.graph.nodes[head].body {
+            NodeBody::Source(source) => {
+                let outputs = self.build_outputs(head, &mut plan)?;
+                let ctx = self.context(head, plan.subtask);
+                let splits = self
+                    .splits
+                    .get(&head)
+                    .ok_or_else(|| TaskError::failed(&ctx.info, "source was not enumerated"))?;
+                source.run(&ctx, splits.as_ref(), outputs.main, control)
+            }
+            NodeBody::Operator(operator) => {
+                let input = self.build_node(head, &mut plan)?;
+                let receivers = std::mem::take(&mut plan.receivers);
+                operator
+                    .input_type()
+                    .run_input_task(receivers, input, control)
+            }
+        }
+    }
+
+    fn context(&self, node: usize, subtask: usize) -> OperatorContext {
+        let resolved = &self.job.nodes[node];
+        OperatorContext {
+            info: OperatorInfo {
+                name: resolved.spec.name.as_str().into(),
+                subtask_index: subtask,
+                parallelism: resolved.parallelism,
+            },
+            operator_id: resolved.operator_id.clone(),
+            max_parallelism: resolved.max_parallelism,
+            key_group_range: KeyGroupRange::for_subtask(
+                resolved.max_parallelism,
+                resolved.parallelism,
+                subtask,
+            ),
+            execution_mode: self.job.execution_mode,
+            batch_size: self.settings.batch_size,
+            config: Arc::clone(&self.config),
+        }
+    }
+
+    /// The chain starting at operator `node`, for this subtask.
+    fn build_node(&self, node: usize, plan: &mut TaskPlan) -> Result<AnyInput, TaskError> {
+        let outputs = self.build_outputs(node, plan)?;
+        let ctx = self.context(node, plan.subtask);
+        match &self.graph.nodes[node].body {
+            NodeBody::Operator(operator) => operator.create(ctx, outputs),
+            NodeBody::Source(_) => Err(TaskError::failed(
+                &ctx.info,
+                "a source cannot be chained after another operator",
+            )),
+        }
+    }
+
+    /// Everything `node` emits into: chained successors and channel writers, per output.
+    fn build_outputs(&self, node: usize, plan: &mut TaskPlan) -> Result<NodeOutputs, TaskError> {
+        let mut main = Vec::new();
+        let mut side: Vec<(String, Vec<AnyInput>, usize)> = Vec::new();
+        for (index, edge) in self
+            .graph
+            .edges
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.spec.source == node)
+        {
+            let input = if self.job.chained[index] {
+                self.build_node(edge.spec.target, plan)?
+            } else {
+                self.writer(index, node, plan)?
+            };
+            match &edge.spec.side_output {
+                None => main.push(input),
+                Some(tag) => match side.iter_mut().find(|(t, _, _)| t == tag) {
+                    Some((_, inputs, _)) => inputs.push(input),
+                    None => side.push((tag.clone(), vec![input], index)),
+                },
+            }
+        }
+        let main = self.graph.nodes[node].output_type().fan_out(main);
+        let side = side
+            .into_iter()
+            .map(|(tag, inputs, edge)| {
+                let element_type = &self.graph.edges[edge].element_type;
+                (
+                    tag,
+                    element_type
+                        .side_output(element_type.fan_out(inputs), self.settings.batch_size),
+                )
+            })
+            .collect();
+        Ok(NodeOutputs { main, side })
+    }
+
+    fn writer(
+        &self,
+        edge_index: usize,
+        node: usize,
+        plan: &mut TaskPlan,
+    ) -> Result<AnyInput, TaskError> {
+        let edge = &self.graph.edges[edge_index];
+        let info = self.context(node, plan.subtask).info;
+        let senders = plan
+            .senders
+            .remove(&edge_index)
+            .ok_or_else(|| TaskError::failed(&info, "an output channel is missing"))?;
+        let batch_size = self.settings.batch_size;
+        match (self.job.partitioners[edge_index], &edge.router) {
+            (PartitionerKind::KeyGroups | PartitionerKind::Custom, Some(router)) => {
+                let target_max_parallelism = self.job.nodes[edge.spec.target].max_parallelism;
+                Ok(router.writer(senders, batch_size, target_max_parallelism, info))
+            }
+            (PartitionerKind::KeyGroups | PartitionerKind::Custom, None) => {
+                Err(TaskError::failed(&info, "a keyed edge has no key selector"))
+            }
+            (kind, _) => Ok(edge
+                .element_type
+                .writer(kind, senders, batch_size, plan.subtask)),
+        }
+    }
+}

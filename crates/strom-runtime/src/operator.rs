@@ -1,0 +1,414 @@
+//! Operators and chains: the one mechanism every user-facing operator is built on.
+//!
+//! A task runs a chain: a tree of [`Input`]s through which batches of records flow by plain
+//! method calls (no channel hop). An operator implements [`OneInputOperator`]; the runtime
+//! wraps it in a [`ChainLink`] that owns its [`Output`], forwards watermarks and end-of-input,
+//! and turns a panic in user code into a [`TaskError`] naming the operator and subtask.
+//! Channel writers, fan-outs and sinks are `Input`s too, so a chain ends in them.
+
+use std::any::Any;
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use strom_core::config::Configuration;
+use strom_core::key_group::KeyGroupRange;
+use strom_core::{BoxError, StreamRecord, Watermark};
+
+pub use crate::error::OperatorInfo;
+use crate::error::TaskError;
+
+/// Whether keyed aggregations emit every update or only final results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ExecutionMode {
+    /// Every update is emitted as it happens.
+    Streaming,
+    /// Input is bounded; only final results are emitted, at end of input.
+    Batch,
+}
+
+/// What an operator instance knows about where it runs.
+#[derive(Debug, Clone)]
+pub struct OperatorContext {
+    /// Name and subtask, for messages.
+    pub info: OperatorInfo,
+    /// The stable operator id (from `uid` or the operator's position in the graph).
+    pub operator_id: String,
+    /// Number of key groups of the operator.
+    pub max_parallelism: usize,
+    /// The key groups this subtask owns (keyed operators).
+    pub key_group_range: KeyGroupRange,
+    /// Streaming or batch semantics.
+    pub execution_mode: ExecutionMode,
+    /// Records per batch handed downstream.
+    pub batch_size: usize,
+    /// The job's configuration.
+    pub config: Arc<Configuration>,
+}
+
+/// Anything that takes records in a chain: an operator's link, a channel writer, a fan-out,
+/// a sink. Calls arrive in stream order.
+pub trait Input<T>: Send {
+    /// Called once before the first element.
+    fn open(&mut self) -> Result<(), TaskError>;
+    /// A batch of records, never empty.
+    fn process_batch(&mut self, batch: Vec<StreamRecord<T>>) -> Result<(), TaskError>;
+    /// The combined watermark of the task's inputs advanced.
+    fn process_watermark(&mut self, watermark: Watermark) -> Result<(), TaskError>;
+    /// All input has ended; emit final results and pass end-of-input on.
+    fn end_input(&mut self) -> Result<(), TaskError>;
+    /// Send partly filled buffers downstream (the buffer timeout expired or input is idle).
+    fn flush(&mut self) -> Result<(), TaskError>;
+}
+
+/// A boxed [`Input`]: how chains are assembled from type-erased parts.
+pub type BoxedInput<T> = Box<dyn Input<T>>;
+
+/// A single-input operator. Implement this to add an operator; the runtime does the rest.
+pub trait OneInputOperator<IN, OUT: 'static>: Send {
+    /// Called once before the first element.
+    fn open(&mut self, _ctx: &OperatorContext) -> Result<(), BoxError> {
+        Ok(())
+    }
+    /// Processes a batch of records, emitting results to `out`.
+    fn process_batch(
+        &mut self,
+        batch: Vec<StreamRecord<IN>>,
+        out: &mut Output<OUT>,
+    ) -> Result<(), BoxError>;
+    /// Reacts to a watermark; the default forwards it.
+    fn process_watermark(
+        &mut self,
+        watermark: Watermark,
+        out: &mut Output<OUT>,
+    ) -> Result<(), BoxError> {
+        out.emit_watermark(watermark);
+        Ok(())
+    }
+    /// Input has ended: emit what is still held (final results in batch mode).
+    fn end_input(&mut self, _out: &mut Output<OUT>) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+/// Where an operator emits: buffers records into batches for the next stage and routes side
+/// outputs by tag. A failure downstream is kept and reported after the operator's call.
+pub struct Output<T> {
+    next: BoxedInput<T>,
+    buffer: Vec<StreamRecord<T>>,
+    batch_size: usize,
+    side_outputs: Vec<(String, Box<dyn ErasedOutput>)>,
+    error: Option<TaskError>,
+}
+
+impl<T: 'static> Output<T> {
+    /// An output into `next` that emits batches of `batch_size` records.
+    pub fn new(next: BoxedInput<T>, batch_size: usize) -> Self {
+        Output {
+            next,
+            buffer: Vec::new(),
+            batch_size: batch_size.max(1),
+            side_outputs: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// Emits one record.
+    #[inline]
+    pub fn collect(&mut self, record: StreamRecord<T>) {
+        self.buffer.push(record);
+        if self.buffer.len() >= self.batch_size {
+            self.send_buffer();
+        }
+    }
+
+    /// Emits a whole batch, handing it on without copying when nothing is buffered.
+    pub fn emit_batch(&mut self, batch: Vec<StreamRecord<T>>) {
+        if batch.is_empty() {
+            return;
+        }
+        if self.buffer.is_empty() {
+            self.send(batch);
+        } else {
+            self.buffer.extend(batch);
+            if self.buffer.len() >= self.batch_size {
+                self.send_buffer();
+            }
+        }
+    }
+
+    /// Emits a watermark after everything emitted before it, to the main and side outputs.
+    pub fn emit_watermark(&mut self, watermark: Watermark) {
+        self.send_buffer();
+        if self.error.is_none() {
+            if let Err(error) = self.next.process_watermark(watermark) {
+                self.error = Some(error);
+            }
+        }
+        for (_, side) in &mut self.side_outputs {
+            if let Err(error) = side.emit_watermark(watermark) {
+                self.error.get_or_insert(error);
+            }
+        }
+    }
+
+    /// Emits `record` to the side output named `tag`; dropped when nothing consumes the tag.
+    pub fn collect_side<X: 'static>(&mut self, tag: &str, record: StreamRecord<X>) {
+        let side = self.side_outputs.iter_mut().find(|(name, _)| name == tag);
+        if let Some(output) = side.and_then(|(_, side)| side.as_any().downcast_mut::<Output<X>>()) {
+            output.collect(record);
+            if let Some(error) = output.error.take() {
+                self.error.get_or_insert(error);
+            }
+        }
+    }
+
+    /// Adds the side output `tag` (made by [`Output::erased`] for the tag's element type).
+    pub fn add_side_output(&mut self, tag: String, output: Box<dyn ErasedOutput>) {
+        self.side_outputs.push((tag, output));
+    }
+
+    /// This output with its element type erased, to serve as another operator's side output.
+    pub fn erased(self) -> Box<dyn ErasedOutput>
+    where
+        T: Send,
+    {
+        Box::new(self)
+    }
+
+    fn send(&mut self, batch: Vec<StreamRecord<T>>) {
+        if self.error.is_none() {
+            if let Err(error) = self.next.process_batch(batch) {
+                self.error = Some(error);
+            }
+        }
+    }
+
+    fn send_buffer(&mut self) {
+        if !self.buffer.is_empty() {
+            let batch = std::mem::replace(&mut self.buffer, Vec::with_capacity(self.batch_size));
+            self.send(batch);
+        }
+    }
+
+    /// Sends what is buffered and reports a failure downstream since the last call.
+    fn finish_batch(&mut self) -> Result<(), TaskError> {
+        self.send_buffer();
+        for (_, side) in &mut self.side_outputs {
+            side.finish_batch()?;
+        }
+        self.error.take().map_or(Ok(()), Err)
+    }
+
+    fn open(&mut self) -> Result<(), TaskError> {
+        self.next.open()?;
+        self.side_outputs
+            .iter_mut()
+            .try_for_each(|(_, side)| side.open())
+    }
+
+    fn end_input(&mut self) -> Result<(), TaskError> {
+        self.finish_batch()?;
+        self.next.end_input()?;
+        self.side_outputs
+            .iter_mut()
+            .try_for_each(|(_, side)| side.end_input())
+    }
+
+    fn flush(&mut self) -> Result<(), TaskError> {
+        self.finish_batch()?;
+        self.next.flush()?;
+        self.side_outputs
+            .iter_mut()
+            .try_for_each(|(_, side)| side.flush())
+    }
+}
+
+/// An [`Output`] of any element type, as the operator it is a side output of sees it.
+pub trait ErasedOutput: Send {
+    #[doc(hidden)]
+    fn as_any(&mut self) -> &mut dyn Any;
+    #[doc(hidden)]
+    fn open(&mut self) -> Result<(), TaskError>;
+    #[doc(hidden)]
+    fn emit_watermark(&mut self, watermark: Watermark) -> Result<(), TaskError>;
+    #[doc(hidden)]
+    fn finish_batch(&mut self) -> Result<(), TaskError>;
+    #[doc(hidden)]
+    fn end_input(&mut self) -> Result<(), TaskError>;
+    #[doc(hidden)]
+    fn flush(&mut self) -> Result<(), TaskError>;
+}
+
+impl<X: Send + 'static> ErasedOutput for Output<X> {
+    fn as_any(&mut self) -> &mut dyn Any {
+        self
+    }
+    fn open(&mut self) -> Result<(), TaskError> {
+        Output::open(self)
+    }
+    fn emit_watermark(&mut self, watermark: Watermark) -> Result<(), TaskError> {
+        Output::emit_watermark(self, watermark);
+        self.error.take().map_or(Ok(()), Err)
+    }
+    fn finish_batch(&mut self) -> Result<(), TaskError> {
+        Output::finish_batch(self)
+    }
+    fn end_input(&mut self) -> Result<(), TaskError> {
+        Output::end_input(self)
+    }
+    fn flush(&mut self) -> Result<(), TaskError> {
+        Output::flush(self)
+    }
+}
+
+/// Runs user code, turning a panic into a [`TaskError`] that names the operator.
+pub fn guard<R>(
+    info: &OperatorInfo,
+    f: impl FnOnce() -> Result<R, BoxError>,
+) -> Result<R, TaskError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(source)) => Err(TaskError::Failed {
+            operator: info.clone(),
+            source,
+        }),
+        Err(payload) => Err(TaskError::UserPanic {
+            operator: info.clone(),
+            message: panic_message(&payload),
+        }),
+    }
+}
+
+fn panic_message(payload: &Box<dyn Any + Send>) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        text.to_string()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "panic with a non-string payload".to_string()
+    }
+}
+
+/// An operator in a chain: owns the operator and its output, guards every call into it.
+pub struct ChainLink<IN, OUT, OP> {
+    operator: OP,
+    output: Output<OUT>,
+    ctx: OperatorContext,
+    _input: PhantomData<fn(IN)>,
+}
+
+impl<IN, OUT: 'static, OP: OneInputOperator<IN, OUT>> ChainLink<IN, OUT, OP> {
+    /// Links `operator` to `output`.
+    pub fn new(operator: OP, output: Output<OUT>, ctx: OperatorContext) -> Self {
+        ChainLink {
+            operator,
+            output,
+            ctx,
+            _input: PhantomData,
+        }
+    }
+}
+
+impl<IN, OUT, OP> Input<IN> for ChainLink<IN, OUT, OP>
+where
+    IN: Send + 'static,
+    OUT: Send + 'static,
+    OP: OneInputOperator<IN, OUT>,
+{
+    fn open(&mut self) -> Result<(), TaskError> {
+        self.output.open()?;
+        let (operator, ctx) = (&mut self.operator, &self.ctx);
+        guard(&ctx.info, || operator.open(ctx))
+    }
+
+    fn process_batch(&mut self, batch: Vec<StreamRecord<IN>>) -> Result<(), TaskError> {
+        let (operator, output) = (&mut self.operator, &mut self.output);
+        let result = guard(&self.ctx.info, || operator.process_batch(batch, output));
+        // A failure further down the chain is the cause of anything that followed here.
+        self.output.finish_batch()?;
+        result
+    }
+
+    fn process_watermark(&mut self, watermark: Watermark) -> Result<(), TaskError> {
+        let (operator, output) = (&mut self.operator, &mut self.output);
+        let result = guard(&self.ctx.info, || {
+            operator.process_watermark(watermark, output)
+        });
+        self.output.finish_batch()?;
+        result
+    }
+
+    fn end_input(&mut self) -> Result<(), TaskError> {
+        let (operator, output) = (&mut self.operator, &mut self.output);
+        let result = guard(&self.ctx.info, || operator.end_input(output));
+        self.output.finish_batch()?;
+        result?;
+        self.output.end_input()
+    }
+
+    fn flush(&mut self) -> Result<(), TaskError> {
+        self.output.flush()
+    }
+}
+
+/// The end of a chain whose output nobody consumes.
+pub struct Discard;
+
+impl<T: Send> Input<T> for Discard {
+    fn open(&mut self) -> Result<(), TaskError> {
+        Ok(())
+    }
+    fn process_batch(&mut self, _batch: Vec<StreamRecord<T>>) -> Result<(), TaskError> {
+        Ok(())
+    }
+    fn process_watermark(&mut self, _watermark: Watermark) -> Result<(), TaskError> {
+        Ok(())
+    }
+    fn end_input(&mut self) -> Result<(), TaskError> {
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), TaskError> {
+        Ok(())
+    }
+}
+
+/// Hands every element to several consumers (an operator whose output feeds more than one
+/// downstream operator); records are cloned for all but the last.
+pub struct FanOut<T> {
+    outputs: Vec<BoxedInput<T>>,
+}
+
+impl<T> FanOut<T> {
+    /// A fan-out into `outputs`.
+    pub fn new(outputs: Vec<BoxedInput<T>>) -> Self {
+        FanOut { outputs }
+    }
+}
+
+impl<T: Clone + Send> Input<T> for FanOut<T> {
+    fn open(&mut self) -> Result<(), TaskError> {
+        self.outputs.iter_mut().try_for_each(|o| o.open())
+    }
+    fn process_batch(&mut self, batch: Vec<StreamRecord<T>>) -> Result<(), TaskError> {
+        let (last, rest) = self
+            .outputs
+            .split_last_mut()
+            .expect("a fan-out has outputs");
+        for output in rest {
+            output.process_batch(batch.clone())?;
+        }
+        last.process_batch(batch)
+    }
+    fn process_watermark(&mut self, watermark: Watermark) -> Result<(), TaskError> {
+        self.outputs
+            .iter_mut()
+            .try_for_each(|o| o.process_watermark(watermark))
+    }
+    fn end_input(&mut self) -> Result<(), TaskError> {
+        self.outputs.iter_mut().try_for_each(|o| o.end_input())
+    }
+    fn flush(&mut self) -> Result<(), TaskError> {
+        self.outputs.iter_mut().try_for_each(|o| o.flush())
+    }
+}

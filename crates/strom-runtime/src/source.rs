@@ -1,0 +1,232 @@
+//! The public source interface, and the loop that runs a source reader in a task.
+//!
+//! A [`Source`] is split into [`SourceSplit`]s when the job starts (a file range, a slice of a
+//! collection, a socket connection); the parallel [`SourceReader`]s pull splits one at a time
+//! and read them. A split is plain serializable data so that a reader's position can be
+//! checkpointed and handed to another reader after a failure or a rescale. Every built-in
+//! source is written against these traits, as a user's own source would be.
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::fmt::Debug;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use strom_core::{BoxError, StreamData, StreamRecord, Timestamp, Watermark};
+
+use crate::element_type::{downcast_input, element_type, AnyInput, ElementType};
+use crate::error::TaskError;
+use crate::operator::{guard, OperatorContext};
+use crate::task::TaskControl;
+
+/// Whether a source ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Boundedness {
+    /// The source ends (a file, a collection): allows batch execution.
+    Bounded,
+    /// The source may never end (a socket, a message queue).
+    ContinuousUnbounded,
+}
+
+/// A piece of a source's input that one reader reads, as plain data.
+pub trait SourceSplit: Clone + Debug + Send + Serialize + DeserializeOwned + 'static {
+    /// A stable, unique id of the split (for logs and checkpoints).
+    fn split_id(&self) -> String;
+}
+
+/// A source of records of type `T`.
+pub trait Source<T>: Send + Sync + 'static {
+    /// The unit of work of this source.
+    type Split: SourceSplit;
+    /// The reader running in each parallel subtask.
+    type Reader: SourceReader<T, Self::Split>;
+
+    /// Whether the source ends.
+    fn boundedness(&self) -> Boundedness;
+
+    /// Divides the input into splits when the job starts; `parallelism` is the number of
+    /// readers. An error here (a missing file) fails the job before any task runs.
+    fn create_splits(&self, parallelism: usize) -> Result<Vec<Self::Split>, BoxError>;
+
+    /// Creates the reader of one subtask.
+    fn create_reader(&self, ctx: &OperatorContext) -> Result<Self::Reader, BoxError>;
+}
+
+/// What a reader reports after a call to [`SourceReader::poll_next`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReaderStatus {
+    /// More records are available now: call again.
+    MoreAvailable,
+    /// Nothing arrived within a short wait (at most about 100 ms); call again later.
+    NothingAvailable,
+    /// The current split is exhausted; the reader wants another split.
+    EndOfSplit,
+}
+
+/// Reads splits, one at a time, into records.
+pub trait SourceReader<T, S>: Send {
+    /// Starts reading `split`; called when the previous split reached its end.
+    fn start_split(&mut self, split: S) -> Result<(), BoxError>;
+
+    /// Emits the next records of the current split into `output`, stopping when
+    /// [`SourceOutput::is_full`] says so.
+    fn poll_next(&mut self, output: &mut SourceOutput<T>) -> Result<ReaderStatus, BoxError>;
+}
+
+/// Where a reader emits records: a batch that the task hands to the chain.
+pub struct SourceOutput<T> {
+    batch: Vec<StreamRecord<T>>,
+    capacity: usize,
+}
+
+impl<T> SourceOutput<T> {
+    /// An output that is full after `capacity` records.
+    pub fn new(capacity: usize) -> Self {
+        SourceOutput {
+            batch: Vec::with_capacity(capacity),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Emits a record without a timestamp.
+    #[inline]
+    pub fn collect(&mut self, value: T) {
+        self.batch.push(StreamRecord::new(value));
+    }
+
+    /// Emits a record with an event timestamp.
+    #[inline]
+    pub fn collect_with_timestamp(&mut self, value: T, timestamp: Timestamp) {
+        self.batch
+            .push(StreamRecord::with_timestamp(value, timestamp));
+    }
+
+    /// Whether the reader should return now so the batch moves on.
+    #[inline]
+    pub fn is_full(&self) -> bool {
+        self.batch.len() >= self.capacity
+    }
+
+    /// The records emitted so far, leaving the output empty.
+    pub fn take(&mut self) -> Vec<StreamRecord<T>> {
+        std::mem::replace(&mut self.batch, Vec::with_capacity(self.capacity))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.batch.is_empty()
+    }
+}
+
+/// The splits of one source not yet taken by a reader (in-process split assignment: readers
+/// pull the next split when they finish one, so fast readers take more).
+pub struct SplitQueue<S> {
+    splits: Mutex<VecDeque<S>>,
+}
+
+impl<S> SplitQueue<S> {
+    fn next(&self) -> Option<S> {
+        self.splits
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .pop_front()
+    }
+}
+
+/// A source as the runtime sees it: element type erased, so a graph can hold any source.
+pub trait SourceFactory: Send + Sync {
+    /// Whether the source ends.
+    fn boundedness(&self) -> Boundedness;
+    /// The type of the records it produces.
+    fn output_type(&self) -> Arc<dyn ElementType>;
+    /// Creates the split queue shared by the readers.
+    fn enumerate(&self, parallelism: usize) -> Result<Arc<dyn Any + Send + Sync>, BoxError>;
+    /// Runs one reader, feeding `head` until the splits are exhausted or the job stops.
+    fn run(
+        &self,
+        ctx: &OperatorContext,
+        splits: &(dyn Any + Send + Sync),
+        head: AnyInput,
+        control: &TaskControl,
+    ) -> Result<(), TaskError>;
+}
+
+/// Adapts a typed [`Source`] to [`SourceFactory`].
+pub struct SourceNode<T, S> {
+    source: S,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T, S> SourceNode<T, S> {
+    /// Wraps `source`.
+    pub fn new(source: S) -> Self {
+        SourceNode {
+            source,
+            _type: PhantomData,
+        }
+    }
+}
+
+impl<T: StreamData, S: Source<T>> SourceFactory for SourceNode<T, S> {
+    fn boundedness(&self) -> Boundedness {
+        self.source.boundedness()
+    }
+
+    fn output_type(&self) -> Arc<dyn ElementType> {
+        element_type::<T>()
+    }
+
+    fn enumerate(&self, parallelism: usize) -> Result<Arc<dyn Any + Send + Sync>, BoxError> {
+        let splits = self.source.create_splits(parallelism)?;
+        Ok(Arc::new(SplitQueue {
+            splits: Mutex::new(splits.into()),
+        }))
+    }
+
+    fn run(
+        &self,
+        ctx: &OperatorContext,
+        splits: &(dyn Any + Send + Sync),
+        head: AnyInput,
+        control: &TaskControl,
+    ) -> Result<(), TaskError> {
+        let Some(splits) = splits.downcast_ref::<SplitQueue<S::Split>>() else {
+            unreachable!("the split queue was made by this source node");
+        };
+        let mut head = downcast_input::<T>(head);
+        let mut reader = guard(&ctx.info, || self.source.create_reader(ctx))?;
+        head.open()?;
+        let mut output = SourceOutput::new(if control.flushes_every_record() {
+            1
+        } else {
+            ctx.batch_size
+        });
+        let mut flush_timer = control.flush_timer();
+        while let Some(split) = splits.next() {
+            guard(&ctx.info, || reader.start_split(split))?;
+            loop {
+                control.check_cancelled()?;
+                let status = guard(&ctx.info, || reader.poll_next(&mut output))?;
+                if !output.is_empty() {
+                    head.process_batch(output.take())?;
+                }
+                match status {
+                    ReaderStatus::MoreAvailable => {}
+                    ReaderStatus::NothingAvailable => {
+                        head.flush()?;
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    ReaderStatus::EndOfSplit => break,
+                }
+                if flush_timer.is_due() {
+                    head.flush()?;
+                }
+            }
+        }
+        // A finished source has no more event time to hold back (Flink does the same).
+        head.process_watermark(Watermark::MAX)?;
+        head.end_input()
+    }
+}

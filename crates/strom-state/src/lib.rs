@@ -1,0 +1,11 @@
+//! Managed state for Strom's operators.
+//!
+//! All keyed state is partitioned by key group: a subtask holds one table per key group it
+//! owns, so a snapshot can be written and later redistributed key group by key group when a
+//! job resumes at another parallelism. This crate knows nothing of operators or tasks; the
+//! runtime and the API use it.
+#![deny(clippy::clone_on_ref_ptr)]
+
+pub mod keyed_map;
+
+pub use keyed_map::KeyGroupedMap;
