@@ -1,1 +1,20 @@
-//! x
+//! The DataStream API: what a Strom job is written against.
+//!
+//! A job gets a [`StreamExecutionEnvironment`], creates [`DataStream`]s from sources,
+//! transforms them (`map`, `flat_map`, `filter`, `key_by` into a [`KeyedStream`] and its
+//! aggregations, `process`), ends them in sinks and calls `execute`. Every call only records
+//! the graph; `execute` decides where it runs (embedded by default). Names follow Flink's
+//! `DataStream` API in snake_case.
+#![deny(clippy::clone_on_ref_ptr)]
+
+mod datastream;
+mod environment;
+pub mod fields;
+pub mod functions;
+mod keyed_stream;
+mod operators;
+mod routing;
+
+pub use datastream::{DataStream, DataStreamSink};
+pub use environment::{JobClient, JobExecutionResult, StreamExecutionEnvironment};
+pub use keyed_stream::KeyedStream;

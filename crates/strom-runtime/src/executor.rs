@@ -49,6 +49,7 @@ pub fn execute(
     settings: &ExecutionSettings,
     config: Arc<Configuration>,
     shared: Arc<JobShared>,
+    job_id: &str,
 ) -> Result<Duration, JobError> {
     let started = Instant::now();
     if let Some(slots) = settings.slots {
@@ -59,7 +60,7 @@ pub fn execute(
             )));
         }
     }
-    let splits = enumerate_sources(graph, job)?;
+    let splits = enumerate_sources(graph, job, job_id)?;
     let plans = connect(graph, job, settings.channel_capacity);
     let runner = TaskRunner {
         graph,
@@ -119,7 +120,7 @@ pub fn execute(
         }
     });
 
-    let job_id = String::new();
+    let job_id = job_id.to_string();
     match shared.take_failure() {
         Some(cause) => Err(JobError::Failed {
             job_name: job.job_name.clone(),
@@ -139,6 +140,7 @@ pub fn execute(
 fn enumerate_sources(
     graph: &StreamGraph,
     job: &JobGraph,
+    job_id: &str,
 ) -> Result<HashMap<usize, Arc<dyn std::any::Any + Send + Sync>>, JobError> {
     let mut splits = HashMap::new();
     for (id, node) in graph.nodes.iter().enumerate() {
@@ -151,7 +153,7 @@ fn enumerate_sources(
             };
             JobError::Failed {
                 job_name: job.job_name.clone(),
-                job_id: String::new(),
+                job_id: job_id.to_string(),
                 cause: TaskError::failed(&info, source),
             }
         };
@@ -187,7 +189,7 @@ fn connect(graph: &StreamGraph, job: &JobGraph, capacity: usize) -> Vec<TaskPlan
         for sender in 0..senders {
             let mut ends = Vec::new();
             for receiver in job_edge.partitioner.targets(sender, senders, receivers) {
-                let (tx, rx) = edge.element_type.channel(capacity);
+                let (tx, rx) = edge.channel_type.channel(capacity);
                 ends.push(tx);
                 plans[first_plan[job_edge.target_vertex] + receiver]
                     .receivers

@@ -46,6 +46,28 @@ pub struct OperatorContext {
     pub config: Arc<Configuration>,
 }
 
+impl OperatorContext {
+    /// Index of this subtask, from 0 (Flink's `getIndexOfThisSubtask`).
+    pub fn index_of_this_subtask(&self) -> usize {
+        self.info.subtask_index
+    }
+
+    /// Number of parallel subtasks of the operator.
+    pub fn number_of_parallel_subtasks(&self) -> usize {
+        self.info.parallelism
+    }
+
+    /// Number of key groups of the operator.
+    pub fn max_number_of_parallel_subtasks(&self) -> usize {
+        self.max_parallelism
+    }
+
+    /// The operator's name.
+    pub fn operator_name(&self) -> &str {
+        &self.info.name
+    }
+}
+
 /// Anything that takes records in a chain: an operator's link, a channel writer, a fan-out,
 /// a sink. Calls arrive in stream order.
 pub trait Input<T>: Send {
@@ -91,28 +113,127 @@ pub trait OneInputOperator<IN, OUT: 'static>: Send {
     }
 }
 
-/// Where an operator emits: buffers records into batches for the next stage and routes side
-/// outputs by tag. A failure downstream is kept and reported after the operator's call.
+/// Where an operator emits: its main output and its side outputs, borrowable apart (a
+/// process function's collector and context use one each).
 pub struct Output<T> {
+    /// The main output.
+    pub main: Emitter<T>,
+    /// Side outputs by tag.
+    pub side: SideOutputs,
+}
+
+/// Buffers records into batches for the next stage. A failure downstream is kept and
+/// reported after the operator's call returns.
+pub struct Emitter<T> {
     next: BoxedInput<T>,
     buffer: Vec<StreamRecord<T>>,
     batch_size: usize,
-    side_outputs: Vec<(String, Box<dyn ErasedOutput>)>,
+    error: Option<TaskError>,
+}
+
+/// The side outputs of an operator, each of its own element type.
+#[derive(Default)]
+pub struct SideOutputs {
+    outputs: Vec<(String, Box<dyn ErasedOutput>)>,
     error: Option<TaskError>,
 }
 
 impl<T: 'static> Output<T> {
     /// An output into `next` that emits batches of `batch_size` records.
     pub fn new(next: BoxedInput<T>, batch_size: usize) -> Self {
-        Output {
+        let main = Emitter {
             next,
             buffer: Vec::new(),
             batch_size: batch_size.max(1),
-            side_outputs: Vec::new(),
             error: None,
+        };
+        Output {
+            main,
+            side: SideOutputs::default(),
         }
     }
 
+    /// Emits one record on the main output.
+    #[inline]
+    pub fn collect(&mut self, record: StreamRecord<T>) {
+        self.main.collect(record);
+    }
+
+    /// Emits a whole batch on the main output.
+    pub fn emit_batch(&mut self, batch: Vec<StreamRecord<T>>) {
+        self.main.emit_batch(batch);
+    }
+
+    /// Emits a watermark after everything emitted before it, to the main and side outputs.
+    pub fn emit_watermark(&mut self, watermark: Watermark) {
+        self.main.send_buffer();
+        if self.main.error.is_none() {
+            if let Err(error) = self.main.next.process_watermark(watermark) {
+                self.main.error = Some(error);
+            }
+        }
+        for (_, side) in &mut self.side.outputs {
+            if let Err(error) = side.emit_watermark(watermark) {
+                self.side.error.get_or_insert(error);
+            }
+        }
+    }
+
+    /// Adds the side output `tag` (made by [`Output::erased`] for the tag's element type).
+    pub fn add_side_output(&mut self, tag: String, output: Box<dyn ErasedOutput>) {
+        self.side.outputs.push((tag, output));
+    }
+
+    /// This output with its element type erased, to serve as another operator's side output.
+    pub fn erased(self) -> Box<dyn ErasedOutput>
+    where
+        T: Send,
+    {
+        Box::new(self)
+    }
+
+    /// Sends what is buffered and reports a failure downstream since the last call.
+    fn finish_batch(&mut self) -> Result<(), TaskError> {
+        self.main.send_buffer();
+        for (_, side) in &mut self.side.outputs {
+            if let Err(error) = side.finish_batch() {
+                self.side.error.get_or_insert(error);
+            }
+        }
+        match (self.main.error.take(), self.side.error.take()) {
+            (Some(error), _) | (None, Some(error)) => Err(error),
+            (None, None) => Ok(()),
+        }
+    }
+
+    fn open(&mut self) -> Result<(), TaskError> {
+        self.main.next.open()?;
+        self.side
+            .outputs
+            .iter_mut()
+            .try_for_each(|(_, side)| side.open())
+    }
+
+    fn end_input(&mut self) -> Result<(), TaskError> {
+        self.finish_batch()?;
+        self.main.next.end_input()?;
+        self.side
+            .outputs
+            .iter_mut()
+            .try_for_each(|(_, side)| side.end_input())
+    }
+
+    fn flush(&mut self) -> Result<(), TaskError> {
+        self.finish_batch()?;
+        self.main.next.flush()?;
+        self.side
+            .outputs
+            .iter_mut()
+            .try_for_each(|(_, side)| side.flush())
+    }
+}
+
+impl<T> Emitter<T> {
     /// Emits one record.
     #[inline]
     pub fn collect(&mut self, record: StreamRecord<T>) {
@@ -137,45 +258,6 @@ impl<T: 'static> Output<T> {
         }
     }
 
-    /// Emits a watermark after everything emitted before it, to the main and side outputs.
-    pub fn emit_watermark(&mut self, watermark: Watermark) {
-        self.send_buffer();
-        if self.error.is_none() {
-            if let Err(error) = self.next.process_watermark(watermark) {
-                self.error = Some(error);
-            }
-        }
-        for (_, side) in &mut self.side_outputs {
-            if let Err(error) = side.emit_watermark(watermark) {
-                self.error.get_or_insert(error);
-            }
-        }
-    }
-
-    /// Emits `record` to the side output named `tag`; dropped when nothing consumes the tag.
-    pub fn collect_side<X: 'static>(&mut self, tag: &str, record: StreamRecord<X>) {
-        let side = self.side_outputs.iter_mut().find(|(name, _)| name == tag);
-        if let Some(output) = side.and_then(|(_, side)| side.as_any().downcast_mut::<Output<X>>()) {
-            output.collect(record);
-            if let Some(error) = output.error.take() {
-                self.error.get_or_insert(error);
-            }
-        }
-    }
-
-    /// Adds the side output `tag` (made by [`Output::erased`] for the tag's element type).
-    pub fn add_side_output(&mut self, tag: String, output: Box<dyn ErasedOutput>) {
-        self.side_outputs.push((tag, output));
-    }
-
-    /// This output with its element type erased, to serve as another operator's side output.
-    pub fn erased(self) -> Box<dyn ErasedOutput>
-    where
-        T: Send,
-    {
-        Box::new(self)
-    }
-
     fn send(&mut self, batch: Vec<StreamRecord<T>>) {
         if self.error.is_none() {
             if let Err(error) = self.next.process_batch(batch) {
@@ -190,37 +272,18 @@ impl<T: 'static> Output<T> {
             self.send(batch);
         }
     }
+}
 
-    /// Sends what is buffered and reports a failure downstream since the last call.
-    fn finish_batch(&mut self) -> Result<(), TaskError> {
-        self.send_buffer();
-        for (_, side) in &mut self.side_outputs {
-            side.finish_batch()?;
+impl SideOutputs {
+    /// Emits `record` to the side output named `tag`; dropped when nothing consumes the tag.
+    pub fn collect<X: 'static>(&mut self, tag: &str, record: StreamRecord<X>) {
+        let side = self.outputs.iter_mut().find(|(name, _)| name == tag);
+        if let Some(output) = side.and_then(|(_, side)| side.as_any().downcast_mut::<Output<X>>()) {
+            output.collect(record);
+            if let Some(error) = output.main.error.take() {
+                self.error.get_or_insert(error);
+            }
         }
-        self.error.take().map_or(Ok(()), Err)
-    }
-
-    fn open(&mut self) -> Result<(), TaskError> {
-        self.next.open()?;
-        self.side_outputs
-            .iter_mut()
-            .try_for_each(|(_, side)| side.open())
-    }
-
-    fn end_input(&mut self) -> Result<(), TaskError> {
-        self.finish_batch()?;
-        self.next.end_input()?;
-        self.side_outputs
-            .iter_mut()
-            .try_for_each(|(_, side)| side.end_input())
-    }
-
-    fn flush(&mut self) -> Result<(), TaskError> {
-        self.finish_batch()?;
-        self.next.flush()?;
-        self.side_outputs
-            .iter_mut()
-            .try_for_each(|(_, side)| side.flush())
     }
 }
 
@@ -249,7 +312,7 @@ impl<X: Send + 'static> ErasedOutput for Output<X> {
     }
     fn emit_watermark(&mut self, watermark: Watermark) -> Result<(), TaskError> {
         Output::emit_watermark(self, watermark);
-        self.error.take().map_or(Ok(()), Err)
+        self.finish_batch()
     }
     fn finish_batch(&mut self) -> Result<(), TaskError> {
         Output::finish_batch(self)

@@ -6,7 +6,7 @@
 
 use std::hash::Hash;
 
-use hashbrown::HashTable;
+use hashbrown::{hash_table, HashTable};
 use strom_core::key_group::{key_group_for_hash, key_hash, KeyGroupRange};
 
 /// Keyed values of one subtask, partitioned by the key groups it owns.
@@ -51,27 +51,22 @@ impl<K: Hash + Eq, V> KeyGroupedMap<K, V> {
         }
     }
 
-    /// The value of `key` (whose stable hash is `hash`), inserting `make()` if absent.
-    /// Returns the value and whether it was just inserted.
+    /// The entry of `key`, whose stable hash is `hash`.
     #[inline]
-    pub fn get_or_insert_with(
-        &mut self,
-        hash: u64,
-        key: &K,
-        make: impl FnOnce() -> (K, V),
-    ) -> Result<(&mut V, bool), ForeignKeyGroup> {
+    pub fn entry(&mut self, hash: u64, key: K) -> Result<KeyedEntry<'_, K, V>, ForeignKeyGroup> {
         let local = self.local_index(hash)?;
         let table = &mut self.groups[local];
-        let mut inserted = false;
-        let entry = table.entry(hash, |(k, _)| k == key, |(k, _)| key_hash(k));
-        let (_, value) = entry
-            .or_insert_with(|| {
-                inserted = true;
-                make()
-            })
-            .into_mut();
-        self.len += usize::from(inserted);
-        Ok((value, inserted))
+        let entry = table.entry(hash, |(k, _)| *k == key, |(k, _)| key_hash(k));
+        Ok(match entry {
+            hash_table::Entry::Occupied(occupied) => {
+                KeyedEntry::Occupied(&mut occupied.into_mut().1)
+            }
+            hash_table::Entry::Vacant(vacant) => KeyedEntry::Vacant(VacantEntry {
+                inner: vacant,
+                key,
+                len: &mut self.len,
+            }),
+        })
     }
 
     /// The value of `key`, if present.
@@ -97,6 +92,29 @@ impl<K: Hash + Eq, V> KeyGroupedMap<K, V> {
     }
 }
 
+/// A key's place in a [`KeyGroupedMap`].
+pub enum KeyedEntry<'a, K, V> {
+    /// The key has a value.
+    Occupied(&'a mut V),
+    /// The key has none yet.
+    Vacant(VacantEntry<'a, K, V>),
+}
+
+/// The place of a key that has no value yet.
+pub struct VacantEntry<'a, K, V> {
+    inner: hash_table::VacantEntry<'a, (K, V)>,
+    key: K,
+    len: &'a mut usize,
+}
+
+impl<'a, K, V> VacantEntry<'a, K, V> {
+    /// Stores `value` for the key.
+    pub fn insert(self, value: V) -> &'a mut V {
+        *self.len += 1;
+        &mut self.inner.insert((self.key, value)).into_mut().1
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,10 +125,12 @@ mod tests {
         let mut map = KeyGroupedMap::new(KeyGroupRange { start: 0, end: 128 }, 128);
         for word in ["a", "b", "a", "c", "a"] {
             let key = word.to_string();
-            let (count, _) = map
-                .get_or_insert_with(key_hash(&key), &key, || (key.clone(), 0u64))
-                .unwrap();
-            *count += 1;
+            match map.entry(key_hash(&key), key).unwrap() {
+                KeyedEntry::Occupied(count) => *count += 1,
+                KeyedEntry::Vacant(vacant) => {
+                    vacant.insert(1u64);
+                }
+            }
         }
         assert_eq!(map.len(), 3);
         assert_eq!(map.get(key_hash("a"), &"a".to_string()), Some(&3));
@@ -130,7 +150,6 @@ mod tests {
                 operator_index_for_key_group(group, 128, 2) == 1
             })
             .unwrap();
-        let error = map.get_or_insert_with(key_hash(&foreign), &foreign, || (foreign, 0));
-        assert!(error.is_err());
+        assert!(map.entry(key_hash(&foreign), foreign).is_err());
     }
 }

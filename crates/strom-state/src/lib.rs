@@ -8,4 +8,4 @@
 
 pub mod keyed_map;
 
-pub use keyed_map::KeyGroupedMap;
+pub use keyed_map::{ForeignKeyGroup, KeyGroupedMap, KeyedEntry, VacantEntry};

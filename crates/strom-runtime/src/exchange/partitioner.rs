@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 
 use serde::{Deserialize, Serialize};
 use strom_core::key_group::{key_group_for_hash, key_hash, operator_index_for_key_group};
+use strom_core::StreamRecord;
 
 /// How records travel from an operator's subtasks to the next operator's subtasks
 /// (Flink's partitioners, by the `DataStream` method that selects them).
@@ -75,13 +76,33 @@ fn rescale_targets(index: usize, senders: usize, receivers: usize) -> Vec<usize>
     }
 }
 
-/// Chooses a channel per record. `channels` is the number of connected downstream subtasks.
+/// Chooses a channel per record, and may turn the record into what the channel carries.
+/// `channels` is the number of connected downstream subtasks.
 pub trait RecordRouter<T>: Send {
-    /// The channel for `value`, in `0..channels`; an error names what went wrong.
-    fn route(&mut self, value: &T, channels: usize) -> Result<usize, String>;
+    /// What travels on the channel.
+    type Out;
+    /// The channel for `value`, in `0..channels`, and the record to send; an error says what
+    /// went wrong.
+    fn route(
+        &mut self,
+        record: StreamRecord<T>,
+        channels: usize,
+    ) -> Result<(usize, StreamRecord<Self::Out>), String>;
 }
 
-/// Routes by key group: `key_by`.
+/// A record on a keyed channel: the key and its stable hash travel with the value, so the
+/// receiving operator neither extracts the key again nor hashes it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyedRecord<K, T> {
+    /// The key, as the key selector returned it.
+    pub key: K,
+    /// `key_hash(&key)`.
+    pub hash: u64,
+    /// The record's value.
+    pub value: T,
+}
+
+/// Routes by key group (`key_by`), attaching the key and its hash.
 pub struct KeyGroupRouter<T, K, F> {
     key_selector: F,
     max_parallelism: usize,
@@ -99,15 +120,30 @@ impl<T, K, F> KeyGroupRouter<T, K, F> {
     }
 }
 
-impl<T, K: Hash, F: FnMut(&T) -> K + Send> RecordRouter<T> for KeyGroupRouter<T, K, F> {
+impl<T, K: Hash, F: Fn(&T) -> K + Send> RecordRouter<T> for KeyGroupRouter<T, K, F> {
+    type Out = KeyedRecord<K, T>;
+
     #[inline]
-    fn route(&mut self, value: &T, channels: usize) -> Result<usize, String> {
-        let key = (self.key_selector)(value);
-        let group = key_group_for_hash(key_hash(&key), self.max_parallelism);
-        Ok(operator_index_for_key_group(
-            group,
-            self.max_parallelism,
-            channels,
+    fn route(
+        &mut self,
+        record: StreamRecord<T>,
+        channels: usize,
+    ) -> Result<(usize, StreamRecord<KeyedRecord<K, T>>), String> {
+        let key = (self.key_selector)(&record.value);
+        let hash = key_hash(&key);
+        let group = key_group_for_hash(hash, self.max_parallelism);
+        let channel = operator_index_for_key_group(group, self.max_parallelism, channels);
+        let timestamp = record.timestamp;
+        Ok((
+            channel,
+            StreamRecord {
+                value: KeyedRecord {
+                    key,
+                    hash,
+                    value: record.value,
+                },
+                timestamp,
+            },
         ))
     }
 }
@@ -122,17 +158,27 @@ impl ShuffleRouter {
     pub fn new(seed: u64) -> Self {
         ShuffleRouter { state: seed | 1 }
     }
-}
 
-impl<T> RecordRouter<T> for ShuffleRouter {
-    #[inline]
-    fn route(&mut self, _value: &T, channels: usize) -> Result<usize, String> {
+    fn next_channel(&mut self, channels: usize) -> usize {
         // xorshift64*: cheap and good enough to spread records evenly.
         self.state ^= self.state >> 12;
         self.state ^= self.state << 25;
         self.state ^= self.state >> 27;
         let random = self.state.wrapping_mul(0x2545_F491_4F6C_DD1D);
-        Ok(((random >> 32) * channels as u64 >> 32) as usize)
+        (((random >> 32) * channels as u64) >> 32) as usize
+    }
+}
+
+impl<T> RecordRouter<T> for ShuffleRouter {
+    type Out = T;
+
+    #[inline]
+    fn route(
+        &mut self,
+        record: StreamRecord<T>,
+        channels: usize,
+    ) -> Result<(usize, StreamRecord<T>), String> {
+        Ok((self.next_channel(channels), record))
     }
 }
 
@@ -164,7 +210,7 @@ mod tests {
         let mut router = ShuffleRouter::new(7);
         let mut counts = [0usize; 4];
         for _ in 0..40_000 {
-            counts[RecordRouter::<()>::route(&mut router, &(), 4).unwrap()] += 1;
+            counts[router.next_channel(4)] += 1;
         }
         assert!(
             counts.iter().all(|c| (9_000..11_000).contains(c)),

@@ -180,18 +180,18 @@ impl<T: Clone + Send> Input<T> for BroadcastWriter<T> {
 
 /// Sends each record to the channel its router chooses (`key_by`, `partition_custom`,
 /// `shuffle`). The router runs user code (a key selector), so it is guarded like an operator.
-pub struct KeyedWriter<T, R> {
-    channels: Channels<T>,
-    buffers: Vec<Vec<StreamRecord<T>>>,
+pub struct KeyedWriter<T, R: RecordRouter<T>> {
+    channels: Channels<R::Out>,
+    buffers: Vec<Vec<StreamRecord<R::Out>>>,
     router: R,
     info: OperatorInfo,
 }
 
-impl<T, R> KeyedWriter<T, R> {
+impl<T, R: RecordRouter<T>> KeyedWriter<T, R> {
     /// A writer over `senders` (one per downstream subtask, in subtask order); `info` names
     /// the operator whose output is partitioned, for errors in the router.
     pub fn new(
-        senders: Vec<ChannelSender<T>>,
+        senders: Vec<ChannelSender<R::Out>>,
         batch_size: usize,
         router: R,
         info: OperatorInfo,
@@ -212,7 +212,11 @@ impl<T, R> KeyedWriter<T, R> {
     }
 }
 
-impl<T: Clone + Send, R: RecordRouter<T>> Input<T> for KeyedWriter<T, R> {
+impl<T: Send, R> Input<T> for KeyedWriter<T, R>
+where
+    R: RecordRouter<T>,
+    R::Out: Clone + Send,
+{
     control_elements!();
 
     fn process_batch(&mut self, batch: Vec<StreamRecord<T>>) -> Result<(), TaskError> {
@@ -220,7 +224,7 @@ impl<T: Clone + Send, R: RecordRouter<T>> Input<T> for KeyedWriter<T, R> {
         let (router, buffers) = (&mut self.router, &mut self.buffers);
         let routed = catch_unwind(AssertUnwindSafe(|| -> Result<(), String> {
             for record in batch {
-                let channel = router.route(&record.value, channels)?;
+                let (channel, record) = router.route(record, channels)?;
                 let buffer = buffers
                     .get_mut(channel)
                     .ok_or_else(|| format!("partitioner chose channel {channel} of {channels}"))?;

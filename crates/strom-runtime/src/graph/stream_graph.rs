@@ -129,8 +129,11 @@ impl StreamNode {
 pub struct StreamEdge {
     /// Plain data.
     pub spec: EdgeSpec,
-    /// The element type.
+    /// The type the upstream operator emits on this edge.
     pub element_type: Arc<dyn ElementType>,
+    /// The type that travels on the edge's channels: the element type, or for `key_by` the
+    /// element with its key attached.
+    pub channel_type: Arc<dyn ElementType>,
     /// The router for `key_by` and `partition_custom`.
     pub router: Option<Arc<dyn RouterFactory>>,
 }

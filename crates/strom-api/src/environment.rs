@@ -1,0 +1,493 @@
+//! [`StreamExecutionEnvironment`]: where a job starts (sources, settings) and the single point
+//! that decides how it runs. Today that is the embedded engine in this process; a cluster
+//! deployment will be chosen here too, without changing the job's code.
+
+use std::cell::RefCell;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use strom_connectors::collection::CollectionSource;
+use strom_connectors::file::TextFileSource;
+use strom_connectors::sequence::NumberSequenceSource;
+use strom_connectors::socket::SocketTextSource;
+use strom_core::config::{options, ConfigError, Configuration, RuntimeExecutionMode};
+use strom_core::StreamData;
+use strom_runtime::executor::{self, ExecutionSettings};
+use strom_runtime::graph::{
+    ChainingStrategy, EdgeSpec, GraphSettings, JobGraph, NodeBody, NodeKind, NodeSpec, StreamEdge,
+    StreamGraph, StreamNode,
+};
+use strom_runtime::operator::ExecutionMode;
+use strom_runtime::source::{Boundedness, Source, SourceNode};
+use strom_runtime::{JobError, JobShared};
+
+use crate::datastream::{DataStream, StreamInput};
+
+/// Records per batch moved between operators and tasks.
+const BATCH_SIZE: usize = 1024;
+
+/// What the environment records while the program builds its job.
+pub(crate) struct EnvState {
+    pub(crate) graph: StreamGraph,
+    config: Configuration,
+    config_error: Option<ConfigError>,
+    parallelism: Option<usize>,
+    max_parallelism: Option<usize>,
+    runtime_mode: Option<RuntimeExecutionMode>,
+    buffer_timeout: Option<Duration>,
+    /// Mistakes in the program, reported by `execute`.
+    errors: Vec<String>,
+}
+
+pub(crate) type Env = Rc<RefCell<EnvState>>;
+
+impl EnvState {
+    /// Adds a node reading `inputs`.
+    pub(crate) fn add_node(
+        &mut self,
+        name: &str,
+        kind: NodeKind,
+        parallel: bool,
+        body: NodeBody,
+        inputs: &[StreamInput],
+    ) -> usize {
+        let id = self.graph.nodes.len();
+        let spec = NodeSpec {
+            id,
+            name: name.to_string(),
+            uid: None,
+            parallelism: None,
+            max_parallelism: None,
+            chaining: ChainingStrategy::Always,
+            kind,
+            parallel,
+        };
+        self.graph.nodes.push(StreamNode { spec, body });
+        for input in inputs {
+            self.graph.edges.push(StreamEdge {
+                spec: EdgeSpec {
+                    source: input.node,
+                    target: id,
+                    partitioner: input.partitioner,
+                    side_output: input.side_output.clone(),
+                },
+                element_type: Arc::clone(&input.element_type),
+                channel_type: Arc::clone(&input.channel_type),
+                router: input.router.clone(),
+            });
+        }
+        id
+    }
+
+    /// Records a mistake in the program; `execute` reports it.
+    pub(crate) fn error(&mut self, message: &str) {
+        self.errors.push(message.to_string());
+    }
+}
+
+/// The context a job is built in and executed from (Flink's `StreamExecutionEnvironment`).
+///
+/// ```
+/// use strom_api::StreamExecutionEnvironment;
+/// let env = StreamExecutionEnvironment::get_execution_environment();
+/// env.set_parallelism(2);
+/// let doubled = env.from_sequence(1, 4).map(|n| n * 2).execute_and_collect().unwrap();
+/// let mut sorted = doubled.clone();
+/// sorted.sort();
+/// assert_eq!(sorted, [2, 4, 6, 8]);
+/// ```
+pub struct StreamExecutionEnvironment {
+    env: Env,
+}
+
+/// What a finished job reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobExecutionResult {
+    job_id: String,
+    net_runtime: Duration,
+}
+
+impl JobExecutionResult {
+    /// The job's id (32 hexadecimal digits, as Flink's).
+    pub fn get_job_id(&self) -> &str {
+        &self.job_id
+    }
+
+    /// How long the job ran.
+    pub fn get_net_runtime(&self) -> Duration {
+        self.net_runtime
+    }
+}
+
+/// A job started with `execute_async`: wait for it or cancel it.
+pub struct JobClient {
+    job_id: String,
+    shared: Arc<JobShared>,
+    handle: JoinHandle<Result<JobExecutionResult, JobError>>,
+}
+
+impl JobClient {
+    /// The job's id.
+    pub fn get_job_id(&self) -> &str {
+        &self.job_id
+    }
+
+    /// Asks the job to stop; [`get_job_execution_result`](Self::get_job_execution_result)
+    /// then returns [`JobError::Cancelled`].
+    pub fn cancel(&self) {
+        self.shared.cancel();
+    }
+
+    /// Whether the job has ended (finished, failed or cancelled).
+    pub fn is_done(&self) -> bool {
+        self.handle.is_finished()
+    }
+
+    /// Waits for the job to end.
+    pub fn get_job_execution_result(self) -> Result<JobExecutionResult, JobError> {
+        self.handle.join().unwrap_or_else(|_| {
+            Err(JobError::InvalidProgram(
+                "the job's driver thread panicked".to_string(),
+            ))
+        })
+    }
+}
+
+/// A job ready to run: its graphs and how to run them.
+struct PreparedJob {
+    graph: StreamGraph,
+    job: JobGraph,
+    settings: ExecutionSettings,
+    config: Arc<Configuration>,
+    job_id: String,
+}
+
+impl PreparedJob {
+    fn run(self, shared: Arc<JobShared>) -> Result<JobExecutionResult, JobError> {
+        let PreparedJob {
+            graph,
+            job,
+            settings,
+            config,
+            job_id,
+        } = self;
+        let net_runtime = executor::execute(&graph, &job, &settings, config, shared, &job_id)?;
+        Ok(JobExecutionResult {
+            job_id,
+            net_runtime,
+        })
+    }
+}
+
+fn new_job_id() -> String {
+    let mut first = RandomState::new().build_hasher();
+    first.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    let mut second = RandomState::new().build_hasher();
+    second.write_u64(first.finish());
+    format!("{:016x}{:016x}", first.finish(), second.finish())
+}
+
+/// Installs a plain stderr logger for warnings unless the program installed its own.
+fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::WARN)
+        .with_target(false)
+        .try_init();
+}
+
+impl StreamExecutionEnvironment {
+    /// The environment of this program: embedded local execution, configured from the file
+    /// named by `--conf` or `$STROM_CONF_DIR/config.yaml` when present. A bad configuration
+    /// is reported by `execute`.
+    pub fn get_execution_environment() -> Self {
+        init_logging();
+        match Configuration::from_environment() {
+            Ok(config) => Self::with_config(config, None),
+            Err(error) => Self::with_config(Configuration::new(), Some(error)),
+        }
+    }
+
+    /// An environment with an explicit configuration (nothing is read from files).
+    pub fn get_execution_environment_with_config(config: Configuration) -> Self {
+        init_logging();
+        Self::with_config(config, None)
+    }
+
+    fn with_config(config: Configuration, config_error: Option<ConfigError>) -> Self {
+        let state = EnvState {
+            graph: StreamGraph::default(),
+            config,
+            config_error,
+            parallelism: None,
+            max_parallelism: None,
+            runtime_mode: None,
+            buffer_timeout: None,
+            errors: Vec::new(),
+        };
+        StreamExecutionEnvironment {
+            env: Rc::new(RefCell::new(state)),
+        }
+    }
+
+    pub(crate) fn from_env(env: Env) -> Self {
+        StreamExecutionEnvironment { env }
+    }
+
+    /// Parallelism of operators that set none.
+    pub fn set_parallelism(&self, parallelism: usize) -> &Self {
+        if parallelism == 0 {
+            self.env
+                .borrow_mut()
+                .error("set_parallelism(0): parallelism must be at least 1");
+        } else {
+            self.env.borrow_mut().parallelism = Some(parallelism);
+        }
+        self
+    }
+
+    /// The parallelism operators get when they set none: the program's setting, else
+    /// `parallelism.default`, else the number of cores.
+    pub fn get_parallelism(&self) -> usize {
+        let state = self.env.borrow();
+        state
+            .parallelism
+            .or_else(|| {
+                state
+                    .config
+                    .get(&options::PARALLELISM_DEFAULT)
+                    .map(|p| p.get())
+            })
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    /// Maximum parallelism (number of key groups) of operators that set none.
+    pub fn set_max_parallelism(&self, max_parallelism: usize) -> &Self {
+        self.env.borrow_mut().max_parallelism = Some(max_parallelism);
+        self
+    }
+
+    /// Streaming, batch, or automatic (batch when every source is bounded).
+    pub fn set_runtime_mode(&self, mode: RuntimeExecutionMode) -> &Self {
+        self.env.borrow_mut().runtime_mode = Some(mode);
+        self
+    }
+
+    /// Longest time a partly filled batch waits before it is sent (`execution.buffer-timeout`);
+    /// zero sends every record at once.
+    pub fn set_buffer_timeout(&self, timeout: Duration) -> &Self {
+        self.env.borrow_mut().buffer_timeout = Some(timeout);
+        self
+    }
+
+    /// The configuration the environment was created with.
+    pub fn get_config(&self) -> Configuration {
+        self.env.borrow().config.clone()
+    }
+
+    fn add_source<T: StreamData, S: Source<T>>(
+        &self,
+        source: S,
+        name: &str,
+        parallel: bool,
+        parallelism: Option<usize>,
+    ) -> DataStream<T> {
+        let bounded = source.boundedness() == Boundedness::Bounded;
+        let body = NodeBody::Source(Box::new(SourceNode::new(source)));
+        let mut state = self.env.borrow_mut();
+        let node = state.add_node(
+            &format!("Source: {name}"),
+            NodeKind::Source { bounded },
+            parallel,
+            body,
+            &[],
+        );
+        state.graph.nodes[node].spec.parallelism = parallelism;
+        drop(state);
+        DataStream::from_node(Env::clone(&self.env), node)
+    }
+
+    /// A stream from any [`Source`], named `Source: {name}`.
+    pub fn from_source<T: StreamData, S: Source<T>>(&self, source: S, name: &str) -> DataStream<T> {
+        self.add_source(source, name, true, None)
+    }
+
+    /// The elements of `items`, in order (parallelism 1 unless set otherwise).
+    pub fn from_collection<T: StreamData + Sync>(&self, items: Vec<T>) -> DataStream<T> {
+        self.add_source(
+            CollectionSource::new(items),
+            "Collection Source",
+            true,
+            Some(1),
+        )
+    }
+
+    /// The elements of an iterator, collected when the job is built (parallelism 1).
+    pub fn from_iter<T: StreamData + Sync, I: IntoIterator<Item = T>>(
+        &self,
+        items: I,
+    ) -> DataStream<T> {
+        self.from_collection(items.into_iter().collect())
+    }
+
+    /// The numbers `from..=to`, read in parallel.
+    pub fn from_sequence(&self, from: i64, to: i64) -> DataStream<i64> {
+        self.add_source(
+            NumberSequenceSource::new(from, to),
+            "Sequence Source",
+            true,
+            None,
+        )
+    }
+
+    /// The lines of a text file or of the files in a directory, read in parallel.
+    pub fn read_text_file(&self, path: impl Into<PathBuf>) -> DataStream<String> {
+        self.add_source(TextFileSource::new(path), "File Source", true, None)
+    }
+
+    /// Lines from a TCP socket; the stream ends when the peer closes the connection.
+    pub fn socket_text_stream(&self, hostname: &str, port: u16) -> DataStream<String> {
+        self.socket_text_stream_with(hostname, port, '\n', 0)
+    }
+
+    /// Records separated by `delimiter` (an ASCII character) from a TCP socket. When the
+    /// peer closes, reconnect up to `max_retry` times, one second apart (`-1`: forever).
+    pub fn socket_text_stream_with(
+        &self,
+        hostname: &str,
+        port: u16,
+        delimiter: char,
+        max_retry: i64,
+    ) -> DataStream<String> {
+        let Ok(delimiter) = u8::try_from(delimiter).map_err(drop).and_then(|d| {
+            if d.is_ascii() {
+                Ok(d)
+            } else {
+                Err(())
+            }
+        }) else {
+            self.env.borrow_mut().error(&format!(
+                "socket_text_stream: the delimiter {delimiter:?} is not an ASCII character"
+            ));
+            return self.add_source(
+                SocketTextSource::new(hostname, port, b'\n', max_retry),
+                "Socket Stream",
+                false,
+                None,
+            );
+        };
+        self.add_source(
+            SocketTextSource::new(hostname, port, delimiter, max_retry),
+            "Socket Stream",
+            false,
+            None,
+        )
+    }
+
+    fn resolve(&self, job_name: &str) -> Result<(JobGraph, ExecutionSettings), JobError> {
+        let mut state = self.env.borrow_mut();
+        if let Some(error) = state.config_error.take() {
+            return Err(JobError::Config(error));
+        }
+        if !state.errors.is_empty() {
+            return Err(JobError::InvalidProgram(state.errors.join("; ")));
+        }
+        let nodes = state.graph.node_specs();
+        if !nodes.iter().any(|n| n.kind == NodeKind::Sink) {
+            return Err(JobError::InvalidProgram(
+                "the job has no sink: end a stream with print(), write_as_text(), sink_to() or execute_and_collect()".into(),
+            ));
+        }
+        let all_bounded = nodes
+            .iter()
+            .all(|n| n.kind != NodeKind::Source { bounded: false });
+        let config = &state.config;
+        let mode = state
+            .runtime_mode
+            .or_else(|| config.get(&options::RUNTIME_MODE));
+        let execution_mode = match mode.unwrap_or(RuntimeExecutionMode::Streaming) {
+            RuntimeExecutionMode::Streaming => ExecutionMode::Streaming,
+            RuntimeExecutionMode::Batch => ExecutionMode::Batch,
+            RuntimeExecutionMode::Automatic if all_bounded => ExecutionMode::Batch,
+            RuntimeExecutionMode::Automatic => ExecutionMode::Streaming,
+        };
+        let max_parallelism = state
+            .max_parallelism
+            .or_else(|| config.get(&options::MAX_PARALLELISM).map(|p| p.get()));
+        drop(state);
+        let settings = GraphSettings {
+            default_parallelism: self.get_parallelism(),
+            max_parallelism,
+            execution_mode,
+        };
+        let state = self.env.borrow();
+        let job = JobGraph::build(job_name, &nodes, &state.graph.edge_specs(), settings)?;
+        let config = &state.config;
+        let execution = ExecutionSettings {
+            buffer_timeout: state
+                .buffer_timeout
+                .or_else(|| config.get(&options::BUFFER_TIMEOUT))
+                .unwrap_or(Duration::from_millis(100)),
+            batch_size: BATCH_SIZE,
+            channel_capacity: config
+                .get(&options::BUFFERS_PER_CHANNEL)
+                .map_or(2, |n| n.get()),
+            slots: config.get(&options::NUMBER_OF_TASK_SLOTS).map(|n| n.get()),
+        };
+        Ok((job, execution))
+    }
+
+    fn prepare(&self, job_name: &str) -> Result<PreparedJob, JobError> {
+        let (job, settings) = self.resolve(job_name)?;
+        let mut state = self.env.borrow_mut();
+        let graph = std::mem::take(&mut state.graph);
+        let config = Arc::new(state.config.clone());
+        Ok(PreparedJob {
+            graph,
+            job,
+            settings,
+            config,
+            job_id: new_job_id(),
+        })
+    }
+
+    /// The job graph `execute` would run, as JSON: tasks (chained operators), their
+    /// parallelism and the partitioners between them.
+    pub fn get_execution_plan(&self) -> Result<String, JobError> {
+        Ok(self.resolve("plan")?.0.to_json())
+    }
+
+    /// Runs the job built so far and waits for it to end. The environment is then empty, ready
+    /// for another job.
+    pub fn execute(&self, job_name: &str) -> Result<JobExecutionResult, JobError> {
+        self.prepare(job_name)?.run(Arc::new(JobShared::default()))
+    }
+
+    /// Starts the job in the background and returns a client to wait for or cancel it.
+    pub fn execute_async(&self, job_name: &str) -> Result<JobClient, JobError> {
+        let prepared = self.prepare(job_name)?;
+        let job_id = prepared.job_id.clone();
+        let shared = Arc::new(JobShared::default());
+        let job_shared = Arc::clone(&shared);
+        let handle = std::thread::Builder::new()
+            .name(format!("job {job_name}"))
+            .spawn(move || prepared.run(job_shared))
+            .map_err(|error| {
+                JobError::InvalidProgram(format!("cannot start the job's thread: {error}"))
+            })?;
+        Ok(JobClient {
+            job_id,
+            shared,
+            handle,
+        })
+    }
+}

@@ -1,0 +1,139 @@
+//! [`KeyedStream`]: a stream partitioned by key, and its rolling aggregations.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use strom_core::StreamData;
+use strom_runtime::exchange::KeyedRecord;
+use strom_runtime::graph::{operator_factory, NodeBody};
+
+use crate::datastream::DataStream;
+use crate::fields::Fields;
+use crate::operators::{Aggregation, KeyedAggregationOperator};
+
+/// A stream whose records are partitioned by key (Flink's `KeyedStream`): each key's records
+/// reach one subtask, in order, and keyed state belongs to the key.
+pub struct KeyedStream<T, K> {
+    stream: DataStream<T>,
+    _key: std::marker::PhantomData<fn() -> K>,
+}
+
+impl<T: StreamData, K: StreamData + std::hash::Hash + Eq> KeyedStream<T, K> {
+    pub(crate) fn new(stream: DataStream<T>) -> Self {
+        KeyedStream {
+            stream,
+            _key: std::marker::PhantomData,
+        }
+    }
+
+    fn aggregate(&self, name: &str, aggregation: Aggregation<T>) -> DataStream<T> {
+        let factory = operator_factory::<KeyedRecord<K, T>, T, _, _>(move |ctx| {
+            KeyedAggregationOperator::new(aggregation.clone(), ctx)
+        });
+        self.stream.add_operator(name, NodeBody::Operator(factory))
+    }
+
+    /// Combines each record with its key's current value: `reduce(current, new)` becomes the
+    /// new value. Streaming mode emits every new value, batch mode the final one per key.
+    pub fn reduce<F>(&self, reduce: F) -> DataStream<T>
+    where
+        F: Fn(T, T) -> T + Send + Sync + 'static,
+    {
+        self.aggregate("Keyed Reduce", Aggregation::Reduce(Arc::new(reduce)))
+    }
+
+    fn checked(&self, method: &str, position: usize, numeric: bool) -> bool
+    where
+        T: Fields,
+    {
+        let problem = match T::field_is_numeric(position) {
+            None => format!(
+                "{method}({position}): {} has no field {position}",
+                T::type_description()
+            ),
+            Some(false) if numeric => {
+                format!(
+                    "{method}({position}): field {position} of {} is not numeric",
+                    T::type_description()
+                )
+            }
+            Some(_) => return true,
+        };
+        self.stream.env.borrow_mut().error(&problem);
+        false
+    }
+
+    fn field_aggregation(
+        &self,
+        method: &str,
+        position: usize,
+        numeric: bool,
+        aggregation: Aggregation<T>,
+    ) -> DataStream<T>
+    where
+        T: Fields,
+    {
+        self.checked(method, position, numeric);
+        self.aggregate("Keyed Aggregation", aggregation)
+    }
+
+    /// Rolling sum of field `position` (other fields from the key's first record).
+    pub fn sum(&self, position: usize) -> DataStream<T>
+    where
+        T: Fields,
+    {
+        self.field_aggregation("sum", position, true, Aggregation::sum(position))
+    }
+
+    /// Rolling minimum of field `position` (other fields from the key's first record).
+    pub fn min(&self, position: usize) -> DataStream<T>
+    where
+        T: Fields,
+    {
+        self.field_aggregation(
+            "min",
+            position,
+            false,
+            Aggregation::extreme(position, Ordering::Less),
+        )
+    }
+
+    /// Rolling maximum of field `position` (other fields from the key's first record).
+    pub fn max(&self, position: usize) -> DataStream<T>
+    where
+        T: Fields,
+    {
+        self.field_aggregation(
+            "max",
+            position,
+            false,
+            Aggregation::extreme(position, Ordering::Greater),
+        )
+    }
+
+    /// The record with the smallest field `position` so far (the first one on ties).
+    pub fn min_by(&self, position: usize) -> DataStream<T>
+    where
+        T: Fields,
+    {
+        self.field_aggregation(
+            "min_by",
+            position,
+            false,
+            Aggregation::extreme_by(position, Ordering::Less),
+        )
+    }
+
+    /// The record with the largest field `position` so far (the first one on ties).
+    pub fn max_by(&self, position: usize) -> DataStream<T>
+    where
+        T: Fields,
+    {
+        self.field_aggregation(
+            "max_by",
+            position,
+            false,
+            Aggregation::extreme_by(position, Ordering::Greater),
+        )
+    }
+}

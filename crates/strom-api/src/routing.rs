@@ -1,0 +1,81 @@
+//! The channel writers for partitioners that run user code: `key_by` and `partition_custom`.
+
+use std::sync::Arc;
+
+use strom_core::{StreamData, StreamRecord};
+use strom_runtime::element_type::{erase_input, typed_senders, AnyInput, AnySender, RouterFactory};
+use strom_runtime::exchange::{KeyGroupRouter, KeyedRecord, KeyedWriter, RecordRouter};
+use strom_runtime::operator::{BoxedInput, OperatorInfo};
+
+/// A key selector shared by all subtasks.
+pub(crate) type KeySelector<T, K> = Arc<dyn Fn(&T) -> K + Send + Sync>;
+
+/// Writers for `key_by`: route by key group and attach the key and its hash.
+pub(crate) struct KeyByRouterFactory<T, K> {
+    pub(crate) key_selector: KeySelector<T, K>,
+}
+
+impl<T: StreamData, K: StreamData + std::hash::Hash> RouterFactory for KeyByRouterFactory<T, K> {
+    fn writer(
+        &self,
+        senders: Vec<AnySender>,
+        batch_size: usize,
+        target_max_parallelism: usize,
+        info: OperatorInfo,
+    ) -> AnyInput {
+        let senders = typed_senders::<KeyedRecord<K, T>>(senders);
+        let selector = Arc::clone(&self.key_selector);
+        let router = KeyGroupRouter::new(move |value: &T| selector(value), target_max_parallelism);
+        let writer: BoxedInput<T> = Box::new(KeyedWriter::new(senders, batch_size, router, info));
+        erase_input(writer)
+    }
+}
+
+/// A user partitioner: chooses the subtask from the key and the number of subtasks.
+pub(crate) type Partitioner<K> = Arc<dyn Fn(&K, usize) -> usize + Send + Sync>;
+
+/// Writers for `partition_custom`.
+pub(crate) struct CustomRouterFactory<T, K> {
+    pub(crate) partitioner: Partitioner<K>,
+    pub(crate) key_selector: KeySelector<T, K>,
+}
+
+impl<T: StreamData, K: 'static> RouterFactory for CustomRouterFactory<T, K> {
+    fn writer(
+        &self,
+        senders: Vec<AnySender>,
+        batch_size: usize,
+        _target_max_parallelism: usize,
+        info: OperatorInfo,
+    ) -> AnyInput {
+        let senders = typed_senders::<T>(senders);
+        let router = CustomRouter {
+            partitioner: Arc::clone(&self.partitioner),
+            key_selector: Arc::clone(&self.key_selector),
+        };
+        let writer: BoxedInput<T> = Box::new(KeyedWriter::new(senders, batch_size, router, info));
+        erase_input(writer)
+    }
+}
+
+struct CustomRouter<T, K> {
+    partitioner: Partitioner<K>,
+    key_selector: KeySelector<T, K>,
+}
+
+impl<T, K> RecordRouter<T> for CustomRouter<T, K> {
+    type Out = T;
+
+    fn route(
+        &mut self,
+        record: StreamRecord<T>,
+        channels: usize,
+    ) -> Result<(usize, StreamRecord<T>), String> {
+        let key = (self.key_selector)(&record.value);
+        let channel = (self.partitioner)(&key, channels);
+        if channel >= channels {
+            return Err(format!("the custom partitioner returned {channel}, but there are only {channels} partitions"));
+        }
+        Ok((channel, record))
+    }
+}

@@ -1,0 +1,54 @@
+//! Strom: stateful computations over unbounded and bounded streams, with Apache Flink's
+//! model (DataStream API, event time, keyed state, exactly-once checkpoints) and names,
+//! written the Rust way.
+//!
+//! A job needs only the prelude:
+//!
+//! ```
+//! use strom::prelude::*;
+//!
+//! let env = StreamExecutionEnvironment::get_execution_environment();
+//! env.set_parallelism(2).set_runtime_mode(RuntimeExecutionMode::Batch);
+//! let mut counts = env
+//!     .from_collection(vec!["to be or not to be".to_string()])
+//!     .flat_map(|line: String, out: &mut Collector<(String, u64)>| {
+//!         line.split(' ').for_each(|word| out.collect((word.to_string(), 1)))
+//!     })
+//!     .key_by(|(word, _)| word.clone())
+//!     .sum(1)
+//!     .execute_and_collect()
+//!     .unwrap();
+//! counts.sort();
+//! assert_eq!(counts[0], ("be".to_string(), 2));
+//! ```
+//!
+//! The crates underneath, one per layer: [`core`] (elements, time, key groups,
+//! configuration), [`state`], [`runtime`] (graphs, tasks, exchanges, executor),
+//! [`connectors`] and [`api`].
+#![deny(clippy::clone_on_ref_ptr)]
+
+pub use strom_api as api;
+pub use strom_connectors as connectors;
+pub use strom_core as core;
+pub use strom_runtime as runtime;
+pub use strom_state as state;
+
+/// Everything a job needs: `use strom::prelude::*;`.
+pub mod prelude {
+    pub use strom_api::functions::{
+        Collector, Context, OutputTag, ProcessFunction, RuntimeContext,
+    };
+    pub use strom_api::{
+        DataStream, DataStreamSink, JobClient, JobExecutionResult, KeyedStream,
+        StreamExecutionEnvironment,
+    };
+    pub use strom_connectors::file::WriteMode;
+    pub use strom_core::config::{Configuration, RuntimeExecutionMode};
+    pub use strom_core::format::Printable;
+    pub use strom_core::{printable_via_display, BoxError, StreamRecord, Timestamp};
+    pub use strom_runtime::sink::{Sink, SinkWriter};
+    pub use strom_runtime::source::{
+        Boundedness, ReaderStatus, Source, SourceOutput, SourceReader, SourceSplit,
+    };
+    pub use strom_runtime::JobError;
+}
