@@ -20,6 +20,7 @@ pub mod operator;
 pub mod sink;
 pub mod source;
 mod task;
+pub mod testing;
 
 pub use error::{JobError, OperatorInfo, TaskError};
 pub use task::{JobShared, TaskControl};

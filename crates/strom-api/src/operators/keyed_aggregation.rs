@@ -143,3 +143,135 @@ where
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strom_core::key_group::key_hash;
+    use strom_runtime::testing::{test_context, Emitted, OperatorHarness};
+
+    type Pair = (String, i64);
+
+    fn keyed(records: &[(&str, i64)]) -> Vec<KeyedRecord<String, Pair>> {
+        records
+            .iter()
+            .map(|(k, v)| KeyedRecord {
+                key: k.to_string(),
+                hash: key_hash(&k.to_string()),
+                value: (k.to_string(), *v),
+            })
+            .collect()
+    }
+
+    fn run(
+        aggregation: Aggregation<Pair>,
+        mode: ExecutionMode,
+        input: &[(&str, i64)],
+    ) -> Vec<Pair> {
+        let ctx = test_context(mode);
+        let operator = KeyedAggregationOperator::<String, Pair>::new(aggregation, &ctx);
+        let mut harness = OperatorHarness::new(operator, ctx).unwrap();
+        harness.process_elements(keyed(input)).unwrap();
+        harness.end_input().unwrap();
+        let mut values = harness.take_values();
+        if mode == ExecutionMode::Batch {
+            values.sort();
+        }
+        values
+    }
+
+    fn pairs(expected: &[(&str, i64)]) -> Vec<Pair> {
+        expected.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
+
+    const INPUT: &[(&str, i64)] = &[("a", 3), ("b", 5), ("a", 1), ("a", 7), ("b", 5)];
+
+    #[test]
+    fn streaming_emits_every_update_and_batch_only_the_final_value() {
+        assert_eq!(
+            run(Aggregation::sum(1), ExecutionMode::Streaming, INPUT),
+            pairs(&[("a", 3), ("b", 5), ("a", 4), ("a", 11), ("b", 10)])
+        );
+        assert_eq!(
+            run(Aggregation::sum(1), ExecutionMode::Batch, INPUT),
+            pairs(&[("a", 11), ("b", 10)])
+        );
+    }
+
+    #[test]
+    fn min_max_and_their_by_forms_follow_flink() {
+        let streaming = ExecutionMode::Streaming;
+        assert_eq!(
+            run(Aggregation::extreme(1, Ordering::Less), streaming, INPUT),
+            pairs(&[("a", 3), ("b", 5), ("a", 1), ("a", 1), ("b", 5)])
+        );
+        assert_eq!(
+            run(Aggregation::extreme(1, Ordering::Greater), streaming, INPUT),
+            pairs(&[("a", 3), ("b", 5), ("a", 3), ("a", 7), ("b", 5)])
+        );
+        // min_by/max_by keep whole elements; here the key is a field, so tell them apart by
+        // a three-field element whose third field shows which record was kept.
+        type Triple = (String, i64, i64);
+        let ctx = test_context(streaming);
+        let operator = KeyedAggregationOperator::<String, Triple>::new(
+            Aggregation::extreme_by(1, Ordering::Greater),
+            &ctx,
+        );
+        let mut harness = OperatorHarness::new(operator, ctx).unwrap();
+        let input = [(2, 0), (9, 1), (9, 2), (4, 3)].map(|(v, id)| KeyedRecord {
+            key: "k".to_string(),
+            hash: key_hash(&"k".to_string()),
+            value: ("k".to_string(), v, id),
+        });
+        harness.process_elements(input).unwrap();
+        let kept: Vec<i64> = harness.take_values().into_iter().map(|t| t.2).collect();
+        assert_eq!(kept, [0, 1, 1, 1], "the first of equal maxima is kept");
+    }
+
+    #[test]
+    fn reduce_folds_in_arrival_order() {
+        let concat = Aggregation::Reduce(Arc::new(|a: Pair, b: Pair| (a.0, a.1 * 10 + b.1)));
+        assert_eq!(
+            run(
+                concat,
+                ExecutionMode::Streaming,
+                &[("a", 1), ("a", 2), ("a", 3)]
+            ),
+            pairs(&[("a", 1), ("a", 12), ("a", 123)])
+        );
+    }
+
+    #[test]
+    fn watermarks_pass_through_after_the_records_before_them() {
+        let ctx = test_context(ExecutionMode::Streaming);
+        let operator = KeyedAggregationOperator::<String, Pair>::new(Aggregation::sum(1), &ctx);
+        let mut harness = OperatorHarness::new(operator, ctx).unwrap();
+        harness
+            .process_element_at(keyed(&[("a", 1)]).remove(0), 10)
+            .unwrap();
+        harness.process_watermark(10).unwrap();
+        let output = harness.take_output();
+        assert_eq!(
+            output,
+            vec![
+                Emitted::Record(StreamRecord::with_timestamp(("a".to_string(), 1), 10)),
+                Emitted::Watermark(strom_core::Watermark(10)),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_panicking_reduce_function_fails_with_the_operator_named() {
+        let ctx = test_context(ExecutionMode::Streaming);
+        let boom = Aggregation::Reduce(Arc::new(|_: Pair, _: Pair| -> Pair { panic!("boom") }));
+        let operator = KeyedAggregationOperator::<String, Pair>::new(boom, &ctx);
+        let mut harness = OperatorHarness::new(operator, ctx).unwrap();
+        let error = harness
+            .process_elements(keyed(&[("a", 1), ("a", 2)]))
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "operator 'Test Operator' (subtask 1/1) panicked: boom"
+        );
+    }
+}

@@ -1,0 +1,152 @@
+//! `strom-bench`: benchmark programs that print one line per run, in the form of the Apache
+//! Flink anchor (`../shared/anchors/flink/run.sh`) with `strom` in place of `flink`, so the
+//! two can be put side by side:
+//!
+//! ```text
+//! strom wordcount mode=batch parallelism=2 events=29500000 seconds=1.234 events_per_s=23905996 peak_rss_mb=30
+//! ```
+//!
+//! `seconds` is the job's own time (`execute`), `peak_rss_mb` the process's peak resident
+//! memory. Benchmarks never assert; they measure.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use strom::prelude::*;
+
+/// Records are allocated on one thread and dropped on another; mimalloc handles that far
+/// better than glibc's allocator (see BENCHMARKS.md for the measured difference).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[path = "../../../examples/common/word_count.rs"]
+mod word_count;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Mode {
+    Batch,
+    Streaming,
+}
+
+#[derive(Debug, Subcommand)]
+enum Benchmark {
+    /// The seed's word count over a text file into a counting sink.
+    Wordcount {
+        /// The text file (the anchor's: `run.sh text-path`).
+        #[arg(long)]
+        input: PathBuf,
+        /// Batch (final counts) or streaming (every update).
+        #[arg(long, value_enum, default_value = "batch")]
+        mode: Mode,
+        /// Parallel subtasks per operator.
+        #[arg(long, default_value_t = 1)]
+        parallelism: usize,
+    },
+}
+
+/// Runs one benchmark and prints its figures.
+#[derive(Debug, Parser)]
+struct Args {
+    #[command(subcommand)]
+    benchmark: Benchmark,
+    /// Runs the benchmark this many times in this process, one line each.
+    #[arg(long, default_value_t = 1, global = true)]
+    repeat: usize,
+}
+
+/// Counts the records it receives and the words they stand for (the sum of the counts in
+/// batch mode, one per record in streaming mode), so `events` is checked, not assumed.
+#[derive(Clone, Default)]
+struct WordTally {
+    records: Arc<AtomicU64>,
+    words: Arc<AtomicU64>,
+}
+
+impl Sink<(String, u64)> for WordTally {
+    type Writer = WordTally;
+    fn create_writer(&self, _ctx: &RuntimeContext) -> Result<WordTally, BoxError> {
+        Ok(self.clone())
+    }
+}
+
+impl SinkWriter<(String, u64)> for WordTally {
+    fn write(
+        &mut self,
+        value: (String, u64),
+        _timestamp: Option<Timestamp>,
+    ) -> Result<(), BoxError> {
+        self.records.fetch_add(1, Ordering::Relaxed);
+        self.words.fetch_add(value.1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn write_batch(&mut self, batch: Vec<StreamRecord<(String, u64)>>) -> Result<(), BoxError> {
+        self.records
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        self.words
+            .fetch_add(batch.iter().map(|r| r.value.1).sum(), Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+fn wordcount(input: &PathBuf, mode: Mode, parallelism: usize) -> Result<String, JobError> {
+    let env = StreamExecutionEnvironment::get_execution_environment();
+    env.set_parallelism(parallelism);
+    env.set_runtime_mode(match mode {
+        Mode::Batch => RuntimeExecutionMode::Batch,
+        Mode::Streaming => RuntimeExecutionMode::Streaming,
+    });
+    let tally = WordTally::default();
+    word_count::word_counts(&env.read_text_file(input)).sink_to(tally.clone());
+    let result = env.execute("WordCount")?;
+    let seconds = result.get_net_runtime().as_secs_f64();
+    let (mode_name, words) = match mode {
+        Mode::Batch => ("batch", tally.words.load(Ordering::Relaxed)),
+        Mode::Streaming => ("streaming", tally.records.load(Ordering::Relaxed)),
+    };
+    Ok(format!(
+        "strom wordcount mode={mode_name} parallelism={parallelism} events={words} seconds={seconds:.3} events_per_s={:.0} peak_rss_mb={}",
+        words as f64 / seconds,
+        peak_rss_mb()
+    ))
+}
+
+/// The process's peak resident memory so far, from `/proc/self/status` (0 where unknown).
+fn peak_rss_mb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .map_or(0, |kb| kb / 1024)
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    for _ in 0..args.repeat {
+        let line = match &args.benchmark {
+            Benchmark::Wordcount {
+                input,
+                mode,
+                parallelism,
+            } => wordcount(input, *mode, *parallelism),
+        };
+        match line {
+            Ok(line) => println!("{line}"),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,140 @@
+//! An operator test harness: drive one operator with records, watermarks and end-of-input,
+//! and inspect exactly what it emitted, in order (Flink's `OneInputStreamOperatorTestHarness`,
+//! without mocks: the operator runs in a real [`ChainLink`]).
+
+use std::sync::{Arc, Mutex};
+
+use strom_core::config::Configuration;
+use strom_core::key_group::KeyGroupRange;
+use strom_core::{StreamRecord, Watermark};
+
+use crate::error::{OperatorInfo, TaskError};
+use crate::operator::{ChainLink, ExecutionMode, Input, OneInputOperator, OperatorContext, Output};
+
+/// What an operator emitted, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Emitted<T> {
+    /// A record.
+    Record(StreamRecord<T>),
+    /// A watermark.
+    Watermark(Watermark),
+    /// End of input.
+    EndOfInput,
+}
+
+struct Recorder<T> {
+    emitted: Arc<Mutex<Vec<Emitted<T>>>>,
+}
+
+impl<T: Send> Input<T> for Recorder<T> {
+    fn open(&mut self) -> Result<(), TaskError> {
+        Ok(())
+    }
+    fn process_batch(&mut self, batch: Vec<StreamRecord<T>>) -> Result<(), TaskError> {
+        self.emitted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(batch.into_iter().map(Emitted::Record));
+        Ok(())
+    }
+    fn process_watermark(&mut self, watermark: Watermark) -> Result<(), TaskError> {
+        self.emitted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Emitted::Watermark(watermark));
+        Ok(())
+    }
+    fn end_input(&mut self) -> Result<(), TaskError> {
+        self.emitted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Emitted::EndOfInput);
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), TaskError> {
+        Ok(())
+    }
+}
+
+/// Runs one operator instance as subtask 0 of 1 with all key groups.
+pub struct OperatorHarness<IN, OUT> {
+    link: Box<dyn Input<IN>>,
+    emitted: Arc<Mutex<Vec<Emitted<OUT>>>>,
+}
+
+/// The context of a harnessed operator: `Test Operator (1/1)`, 128 key groups.
+pub fn test_context(execution_mode: ExecutionMode) -> OperatorContext {
+    OperatorContext {
+        info: OperatorInfo {
+            name: "Test Operator".into(),
+            subtask_index: 0,
+            parallelism: 1,
+        },
+        operator_id: "test".to_string(),
+        max_parallelism: 128,
+        key_group_range: KeyGroupRange { start: 0, end: 128 },
+        execution_mode,
+        batch_size: 4,
+        config: Arc::new(Configuration::new()),
+    }
+}
+
+impl<IN: Send + 'static, OUT: Send + 'static> OperatorHarness<IN, OUT> {
+    /// Opens `operator` with `ctx`.
+    pub fn new<OP: OneInputOperator<IN, OUT> + 'static>(
+        operator: OP,
+        ctx: OperatorContext,
+    ) -> Result<Self, TaskError> {
+        let emitted = Arc::new(Mutex::new(Vec::new()));
+        let output = Output::new(
+            Box::new(Recorder {
+                emitted: Arc::clone(&emitted),
+            }),
+            ctx.batch_size,
+        );
+        let mut link: Box<dyn Input<IN>> = Box::new(ChainLink::new(operator, output, ctx));
+        link.open()?;
+        Ok(OperatorHarness { link, emitted })
+    }
+
+    /// Feeds records without timestamps as one batch.
+    pub fn process_elements(
+        &mut self,
+        values: impl IntoIterator<Item = IN>,
+    ) -> Result<(), TaskError> {
+        self.link
+            .process_batch(values.into_iter().map(StreamRecord::new).collect())
+    }
+
+    /// Feeds one record with a timestamp.
+    pub fn process_element_at(&mut self, value: IN, timestamp: i64) -> Result<(), TaskError> {
+        self.link
+            .process_batch(vec![StreamRecord::with_timestamp(value, timestamp)])
+    }
+
+    /// Feeds a watermark.
+    pub fn process_watermark(&mut self, timestamp: i64) -> Result<(), TaskError> {
+        self.link.process_watermark(Watermark(timestamp))
+    }
+
+    /// Ends the input.
+    pub fn end_input(&mut self) -> Result<(), TaskError> {
+        self.link.end_input()
+    }
+
+    /// Everything emitted since the last call.
+    pub fn take_output(&mut self) -> Vec<Emitted<OUT>> {
+        std::mem::take(&mut *self.emitted.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The values of the records emitted since the last call (watermarks dropped).
+    pub fn take_values(&mut self) -> Vec<OUT> {
+        self.take_output()
+            .into_iter()
+            .filter_map(|e| match e {
+                Emitted::Record(record) => Some(record.value),
+                _ => None,
+            })
+            .collect()
+    }
+}
