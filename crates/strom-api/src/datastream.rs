@@ -24,6 +24,8 @@ use crate::routing::{CustomRouterFactory, KeyByRouterFactory};
 
 /// One upstream of a stream: a node's main or side output, and how it is partitioned.
 pub(crate) struct StreamInput {
+    /// Which of the environment's jobs the node belongs to (see `EnvState::generation`).
+    pub(crate) generation: u64,
     pub(crate) node: usize,
     pub(crate) side_output: Option<String>,
     pub(crate) element_type: Arc<dyn ElementType>,
@@ -35,6 +37,7 @@ pub(crate) struct StreamInput {
 impl Clone for StreamInput {
     fn clone(&self) -> Self {
         StreamInput {
+            generation: self.generation,
             node: self.node,
             side_output: self.side_output.clone(),
             element_type: Arc::clone(&self.element_type),
@@ -67,7 +70,9 @@ impl<T> Clone for DataStream<T> {
 impl<T: StreamData> DataStream<T> {
     pub(crate) fn from_node(env: Env, node: usize) -> Self {
         let element_type = element_type::<T>();
+        let generation = env.borrow().generation;
         let input = StreamInput {
+            generation,
             node,
             side_output: None,
             channel_type: Arc::clone(&element_type),
@@ -260,6 +265,7 @@ impl<T: StreamData> DataStream<T> {
         let node = self.single_node("get_side_output").unwrap_or(0);
         let element_type = element_type::<X>();
         let input = StreamInput {
+            generation: self.inputs.first().map_or(0, |input| input.generation),
             node,
             side_output: Some(tag.id().to_string()),
             channel_type: Arc::clone(&element_type),
@@ -281,8 +287,10 @@ impl<T: StreamData> DataStream<T> {
             .env
             .borrow_mut()
             .add_node(name, NodeKind::Sink, true, body, &self.inputs);
+        let generation = self.env.borrow().generation;
         DataStreamSink {
             env: Env::clone(&self.env),
+            generation,
             node,
         }
     }
@@ -366,7 +374,9 @@ impl<T: StreamData> DataStream<T> {
 
     fn configure(self, method: &str, change: impl FnOnce(&mut NodeSpec)) -> Self {
         if let Some(node) = self.single_node(method) {
-            change(&mut self.env.borrow_mut().graph.nodes[node].spec);
+            self.env
+                .borrow_mut()
+                .configure_node(self.inputs[0].generation, node, change);
         }
         self
     }
@@ -413,12 +423,15 @@ impl<T: StreamData> DataStream<T> {
 /// The end of a stream in a sink; its operator can be named and configured.
 pub struct DataStreamSink {
     env: Env,
+    generation: u64,
     node: usize,
 }
 
 impl DataStreamSink {
     fn configure(self, change: impl FnOnce(&mut NodeSpec)) -> Self {
-        change(&mut self.env.borrow_mut().graph.nodes[self.node].spec);
+        self.env
+            .borrow_mut()
+            .configure_node(self.generation, self.node, change);
         self
     }
 

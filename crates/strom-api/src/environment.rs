@@ -34,6 +34,9 @@ const BATCH_SIZE: usize = 1024;
 /// What the environment records while the program builds its job.
 pub(crate) struct EnvState {
     pub(crate) graph: StreamGraph,
+    /// Counts executed jobs: `execute` takes the graph, and a stream made for an earlier job
+    /// must not be wired into the next one by its stale node id.
+    pub(crate) generation: u64,
     config: Configuration,
     config_error: Option<ConfigError>,
     parallelism: Option<usize>,
@@ -56,6 +59,14 @@ impl EnvState {
         body: NodeBody,
         inputs: &[StreamInput],
     ) -> usize {
+        if inputs
+            .iter()
+            .any(|input| input.generation != self.generation)
+        {
+            self.error(&format!(
+                "'{name}' reads a stream of a job that was already executed; build each job's streams after the previous execute()"
+            ));
+        }
         let id = self.graph.nodes.len();
         let spec = NodeSpec {
             id,
@@ -68,7 +79,10 @@ impl EnvState {
             parallel,
         };
         self.graph.nodes.push(StreamNode { spec, body });
-        for input in inputs {
+        for input in inputs
+            .iter()
+            .filter(|input| input.generation == self.generation)
+        {
             self.graph.edges.push(StreamEdge {
                 spec: EdgeSpec {
                     source: input.node,
@@ -82,6 +96,20 @@ impl EnvState {
             });
         }
         id
+    }
+
+    /// Changes a node's settings, if it belongs to the job being built.
+    pub(crate) fn configure_node(
+        &mut self,
+        generation: u64,
+        node: usize,
+        change: impl FnOnce(&mut NodeSpec),
+    ) {
+        if generation == self.generation {
+            change(&mut self.graph.nodes[node].spec);
+        } else {
+            self.error("an operator of a job that was already executed cannot be configured");
+        }
     }
 
     /// Records a mistake in the program; `execute` reports it.
@@ -226,6 +254,7 @@ impl StreamExecutionEnvironment {
     fn with_config(config: Configuration, config_error: Option<ConfigError>) -> Self {
         let state = EnvState {
             graph: StreamGraph::default(),
+            generation: 0,
             config,
             config_error,
             parallelism: None,
@@ -450,6 +479,7 @@ impl StreamExecutionEnvironment {
         let (job, settings) = self.resolve(job_name)?;
         let mut state = self.env.borrow_mut();
         let graph = std::mem::take(&mut state.graph);
+        state.generation += 1;
         let config = Arc::new(state.config.clone());
         Ok(PreparedJob {
             graph,
