@@ -345,3 +345,45 @@ fn execute_async_can_be_waited_for_and_cancelled() {
     let error = client.get_job_execution_result().unwrap_err();
     assert!(matches!(error, JobError::Cancelled { .. }), "{error}");
 }
+
+#[test]
+fn batch_pre_aggregation_is_exact_even_when_the_combiner_overflows() {
+    // 50,000 distinct keys: more than the combiner holds, so partials are sent mid-stream
+    // and folded again downstream.
+    for parallelism in [1, 3] {
+        let env = env(parallelism);
+        env.set_runtime_mode(RuntimeExecutionMode::Batch);
+        let sums = env
+            .from_sequence(0, 199_999)
+            .map(|n| (n % 50_000, 1u64, n))
+            .key_by(|t| t.0)
+            .sum(1);
+        let maxima = env
+            .from_sequence(0, 199_999)
+            .map(|n| (n % 50_000, n))
+            .key_by(|t| t.0)
+            .max_by(1);
+        let (sums, maxima) = (sums.execute_and_collect().unwrap(), maxima);
+        assert_eq!(sums.len(), 50_000);
+        assert!(
+            sums.iter().all(|(_, count, _)| *count == 4),
+            "every key counted four times"
+        );
+        let maxima = maxima.execute_and_collect();
+        assert!(
+            maxima.is_err(),
+            "the second stream belongs to the executed job"
+        );
+        let env = self::env(parallelism);
+        env.set_runtime_mode(RuntimeExecutionMode::Batch);
+        let maxima = env
+            .from_sequence(0, 199_999)
+            .map(|n| (n % 50_000, n))
+            .key_by(|t| t.0)
+            .max_by(1)
+            .execute_and_collect()
+            .unwrap();
+        let expected: Vec<(i64, i64)> = (150_000..200_000).map(|n| (n % 50_000, n)).collect();
+        assert_eq!(sorted(maxima), sorted(expected));
+    }
+}

@@ -20,7 +20,7 @@ use crate::environment::{Env, StreamExecutionEnvironment};
 use crate::functions::{Collector, OutputTag, ProcessFunction};
 use crate::keyed_stream::KeyedStream;
 use crate::operators::{FilterOperator, FlatMapOperator, MapOperator, ProcessOperator};
-use crate::routing::{CustomRouterFactory, KeyByRouterFactory};
+use crate::routing::{CustomRouterFactory, KeyByRouterFactory, KeySelector};
 
 /// One upstream of a stream: a node's main or side output, and how it is partitioned.
 pub(crate) struct StreamInput {
@@ -171,8 +171,9 @@ impl<T: StreamData> DataStream<T> {
         K: StreamData + std::hash::Hash + Eq,
         F: Fn(&T) -> K + Send + Sync + 'static,
     {
+        let key_selector: KeySelector<T, K> = Arc::new(key_selector);
         let router: Arc<dyn RouterFactory> = Arc::new(KeyByRouterFactory {
-            key_selector: Arc::new(key_selector),
+            key_selector: Arc::clone(&key_selector),
         });
         let inputs = self
             .inputs
@@ -184,7 +185,10 @@ impl<T: StreamData> DataStream<T> {
                 ..input.clone()
             })
             .collect();
-        KeyedStream::new(DataStream::with_inputs(Env::clone(&self.env), inputs))
+        KeyedStream::new(
+            DataStream::with_inputs(Env::clone(&self.env), inputs),
+            key_selector,
+        )
     }
 
     /// Merges this stream with `other` (same element type); nothing is deduplicated.

@@ -7,30 +7,53 @@ use strom_core::StreamData;
 use strom_runtime::exchange::KeyedRecord;
 use strom_runtime::graph::{operator_factory, NodeBody};
 
-use crate::datastream::DataStream;
+use strom_runtime::element_type::RouterFactory;
+
+use crate::combiner::CombiningRouterFactory;
+use crate::datastream::{DataStream, StreamInput};
 use crate::fields::Fields;
 use crate::operators::{Aggregation, KeyedAggregationOperator};
+use crate::routing::KeySelector;
 
 /// A stream whose records are partitioned by key (Flink's `KeyedStream`): each key's records
 /// reach one subtask, in order, and keyed state belongs to the key.
 pub struct KeyedStream<T, K> {
     stream: DataStream<T>,
-    _key: std::marker::PhantomData<fn() -> K>,
+    key_selector: KeySelector<T, K>,
 }
 
 impl<T: StreamData, K: StreamData + std::hash::Hash + Eq> KeyedStream<T, K> {
-    pub(crate) fn new(stream: DataStream<T>) -> Self {
+    pub(crate) fn new(stream: DataStream<T>, key_selector: KeySelector<T, K>) -> Self {
         KeyedStream {
             stream,
-            _key: std::marker::PhantomData,
+            key_selector,
         }
     }
 
     fn aggregate(&self, name: &str, aggregation: Aggregation<T>) -> DataStream<T> {
+        let input = if aggregation.is_combinable() {
+            // In batch mode the sending side pre-aggregates (see `combiner`).
+            let router: Arc<dyn RouterFactory> = Arc::new(CombiningRouterFactory {
+                key_selector: Arc::clone(&self.key_selector),
+                aggregation: aggregation.clone(),
+            });
+            let inputs = self
+                .stream
+                .inputs
+                .iter()
+                .map(|input| StreamInput {
+                    router: Some(Arc::clone(&router)),
+                    ..input.clone()
+                })
+                .collect();
+            DataStream::with_inputs(std::rc::Rc::clone(&self.stream.env), inputs)
+        } else {
+            self.stream.clone()
+        };
         let factory = operator_factory::<KeyedRecord<K, T>, T, _, _>(move |ctx| {
             KeyedAggregationOperator::new(aggregation.clone(), ctx)
         });
-        self.stream.add_operator(name, NodeBody::Operator(factory))
+        input.add_operator(name, NodeBody::Operator(factory))
     }
 
     /// Combines each record with its key's current value: `reduce(current, new)` becomes the

@@ -7,6 +7,7 @@
 //! `DataStream` API in snake_case.
 #![deny(clippy::clone_on_ref_ptr)]
 
+mod combiner;
 mod datastream;
 mod environment;
 pub mod fields;

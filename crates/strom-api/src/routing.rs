@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use strom_core::{StreamData, StreamRecord};
-use strom_runtime::element_type::{erase_input, typed_senders, AnyInput, AnySender, RouterFactory};
+use strom_runtime::element_type::{
+    erase_input, typed_senders, AnyInput, AnySender, RouterFactory, WriterSettings,
+};
 use strom_runtime::exchange::{KeyGroupRouter, KeyedRecord, KeyedWriter, RecordRouter};
 use strom_runtime::operator::{BoxedInput, OperatorInfo};
 
@@ -19,14 +21,17 @@ impl<T: StreamData, K: StreamData + std::hash::Hash> RouterFactory for KeyByRout
     fn writer(
         &self,
         senders: Vec<AnySender>,
-        batch_size: usize,
-        target_max_parallelism: usize,
+        settings: WriterSettings,
         info: OperatorInfo,
     ) -> AnyInput {
         let senders = typed_senders::<KeyedRecord<K, T>>(senders);
         let selector = Arc::clone(&self.key_selector);
-        let router = KeyGroupRouter::new(move |value: &T| selector(value), target_max_parallelism);
-        let writer: BoxedInput<T> = Box::new(KeyedWriter::new(senders, batch_size, router, info));
+        let router = KeyGroupRouter::new(
+            move |value: &T| selector(value),
+            settings.target_max_parallelism,
+        );
+        let writer: BoxedInput<T> =
+            Box::new(KeyedWriter::new(senders, settings.batch_size, router, info));
         erase_input(writer)
     }
 }
@@ -44,8 +49,7 @@ impl<T: StreamData, K: 'static> RouterFactory for CustomRouterFactory<T, K> {
     fn writer(
         &self,
         senders: Vec<AnySender>,
-        batch_size: usize,
-        _target_max_parallelism: usize,
+        settings: WriterSettings,
         info: OperatorInfo,
     ) -> AnyInput {
         let senders = typed_senders::<T>(senders);
@@ -53,7 +57,8 @@ impl<T: StreamData, K: 'static> RouterFactory for CustomRouterFactory<T, K> {
             partitioner: Arc::clone(&self.partitioner),
             key_selector: Arc::clone(&self.key_selector),
         };
-        let writer: BoxedInput<T> = Box::new(KeyedWriter::new(senders, batch_size, router, info));
+        let writer: BoxedInput<T> =
+            Box::new(KeyedWriter::new(senders, settings.batch_size, router, info));
         erase_input(writer)
     }
 }

@@ -17,7 +17,9 @@ use crate::exchange::{
     channel, BroadcastWriter, ChannelReceiver, ChannelSender, InputGate, KeyedWriter,
     PartitionerKind, RoundRobinWriter, ShuffleRouter, SingleChannelWriter,
 };
-use crate::operator::{BoxedInput, Discard, ErasedOutput, FanOut, OperatorInfo, Output};
+use crate::operator::{
+    BoxedInput, Discard, ErasedOutput, ExecutionMode, FanOut, OperatorInfo, Output,
+};
 use crate::task::{run_input_task, TaskControl};
 
 /// A [`BoxedInput<T>`] with `T` erased.
@@ -168,16 +170,25 @@ impl<T: StreamData> ElementType for Element<T> {
 /// Creates the channel writer of a partitioner that runs user code (`key_by`,
 /// `partition_custom`): made by the API, which still knows the key selector's type.
 pub trait RouterFactory: Send + Sync {
-    /// A writer over `senders` (one per downstream subtask, in order). `target_max_parallelism`
-    /// is the number of key groups of the downstream operator; `info` names the upstream
-    /// operator for errors in user code.
+    /// A writer over `senders` (one per downstream subtask, in order); `info` names the
+    /// upstream operator for errors in user code.
     fn writer(
         &self,
         senders: Vec<AnySender>,
-        batch_size: usize,
-        target_max_parallelism: usize,
+        settings: WriterSettings,
         info: OperatorInfo,
     ) -> AnyInput;
+}
+
+/// What a [`RouterFactory`] knows about the edge it writes to.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterSettings {
+    /// Records per batch.
+    pub batch_size: usize,
+    /// Number of key groups of the downstream operator.
+    pub target_max_parallelism: usize,
+    /// Streaming or batch: in batch mode a writer may pre-aggregate.
+    pub execution_mode: ExecutionMode,
 }
 
 /// Restores typed senders inside a [`RouterFactory`].

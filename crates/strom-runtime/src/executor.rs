@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use strom_core::config::Configuration;
 use strom_core::key_group::KeyGroupRange;
 
-use crate::element_type::{AnyInput, AnyReceiver, AnySender};
+use crate::element_type::{AnyInput, AnyReceiver, AnySender, WriterSettings};
 use crate::error::{JobError, OperatorInfo, TaskError};
 use crate::exchange::PartitionerKind;
 use crate::graph::{JobGraph, NodeBody, NodeOutputs, StreamGraph};
@@ -322,8 +322,12 @@ impl TaskRunner<'_> {
         let batch_size = self.settings.batch_size;
         match (self.job.partitioners[edge_index], &edge.router) {
             (PartitionerKind::KeyGroups | PartitionerKind::Custom, Some(router)) => {
-                let target_max_parallelism = self.job.nodes[edge.spec.target].max_parallelism;
-                Ok(router.writer(senders, batch_size, target_max_parallelism, info))
+                let settings = WriterSettings {
+                    batch_size,
+                    target_max_parallelism: self.job.nodes[edge.spec.target].max_parallelism,
+                    execution_mode: self.job.execution_mode,
+                };
+                Ok(router.writer(senders, settings, info))
             }
             (PartitionerKind::KeyGroups | PartitionerKind::Custom, None) => {
                 Err(TaskError::failed(&info, "a keyed edge has no key selector"))

@@ -56,18 +56,37 @@ impl<T: Fields> Aggregation<T> {
 }
 
 impl<T> Aggregation<T> {
+    /// Whether partial results may be folded again (true for the built-in field
+    /// aggregations; a user reduce function is not known to be associative).
+    pub(crate) fn is_combinable(&self) -> bool {
+        !matches!(self, Aggregation::Reduce(_))
+    }
+
     #[inline]
-    fn fold(&self, current: &mut Option<T>, value: T) {
-        let Some(acc) = current.as_mut() else {
-            *current = Some(value);
-            return;
-        };
-        match self {
-            Aggregation::Reduce(reduce) => {
+    fn fold(&self, current: &mut Option<T>, value: T)
+    where
+        T: Clone,
+    {
+        match (self, current.as_mut()) {
+            (_, None) => *current = Some(value),
+            (Aggregation::Reduce(reduce), Some(_)) => {
                 if let Some(previous) = current.take() {
                     *current = Some(reduce(previous, value));
                 }
             }
+            (_, Some(acc)) => self.merge(acc, value),
+        }
+    }
+
+    /// Folds `value` into `acc` in place (field aggregations; a reduce replaces `acc` through
+    /// a clone, which the combiner never asks for).
+    #[inline]
+    pub(crate) fn merge(&self, acc: &mut T, value: T)
+    where
+        T: Clone,
+    {
+        match self {
+            Aggregation::Reduce(reduce) => *acc = reduce(acc.clone(), value),
             Aggregation::Sum(position, add) => add(acc, *position, &value),
             Aggregation::Extreme(position, wanted, compare, copy) => {
                 if compare(&value, *position, acc) == Some(*wanted) {

@@ -13,5 +13,7 @@ mod writer;
 
 pub use channel::{channel, ChannelReceiver, ChannelSender};
 pub use input_gate::{GateEvent, InputGate};
-pub use partitioner::{KeyGroupRouter, KeyedRecord, PartitionerKind, RecordRouter, ShuffleRouter};
+pub use partitioner::{
+    KeyGroupRouter, KeyedRecord, KeyedRecordRouter, PartitionerKind, RecordRouter, ShuffleRouter,
+};
 pub use writer::{BroadcastWriter, KeyedWriter, RoundRobinWriter, SingleChannelWriter};

@@ -148,6 +148,35 @@ impl<T, K: Hash, F: Fn(&T) -> K + Send> RecordRouter<T> for KeyGroupRouter<T, K,
     }
 }
 
+/// Routes records that already carry their key's hash (a combiner's partial aggregates).
+pub struct KeyedRecordRouter {
+    max_parallelism: usize,
+}
+
+impl KeyedRecordRouter {
+    /// Routes into `max_parallelism` key groups.
+    pub fn new(max_parallelism: usize) -> Self {
+        KeyedRecordRouter { max_parallelism }
+    }
+}
+
+impl<K, T> RecordRouter<KeyedRecord<K, T>> for KeyedRecordRouter {
+    type Out = KeyedRecord<K, T>;
+
+    #[inline]
+    fn route(
+        &mut self,
+        record: StreamRecord<KeyedRecord<K, T>>,
+        channels: usize,
+    ) -> Result<(usize, StreamRecord<KeyedRecord<K, T>>), String> {
+        let group = key_group_for_hash(record.value.hash, self.max_parallelism);
+        Ok((
+            operator_index_for_key_group(group, self.max_parallelism, channels),
+            record,
+        ))
+    }
+}
+
 /// Routes to a random channel: `shuffle`.
 pub struct ShuffleRouter {
     state: u64,
