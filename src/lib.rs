@@ -27,6 +27,12 @@
 //! [`connectors`] and [`api`].
 #![deny(clippy::clone_on_ref_ptr)]
 
+/// jemalloc as the program's allocator (the default `jemalloc` feature): records cross
+/// threads between tasks, and jemalloc frees memory allocated on another thread cheaply.
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 pub use strom_api as api;
 pub use strom_connectors as connectors;
 pub use strom_core as core;

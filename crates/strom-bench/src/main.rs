@@ -17,11 +17,6 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand, ValueEnum};
 use strom::prelude::*;
 
-/// Records are allocated on one thread and dropped on another; mimalloc handles that far
-/// better than glibc's allocator (see BENCHMARKS.md for the measured difference).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[path = "../../../examples/common/word_count.rs"]
 mod word_count;
 
