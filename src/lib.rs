@@ -58,3 +58,8 @@ pub mod prelude {
     };
     pub use strom_runtime::JobError;
 }
+
+/// The README's code blocks compile as doctests, so the quick start cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
