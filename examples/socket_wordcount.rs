@@ -15,6 +15,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use strom::prelude::*;
 
+#[path = "common/exit.rs"]
+mod exit;
 #[path = "common/word_count.rs"]
 mod word_count;
 
@@ -44,11 +46,5 @@ fn run(args: Args) -> Result<(), JobError> {
 }
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    exit::exit_code(run(Args::parse()))
 }

@@ -16,6 +16,8 @@ use std::process::ExitCode;
 use clap::{Parser, ValueEnum};
 use strom::prelude::*;
 
+#[path = "common/exit.rs"]
+mod exit;
 #[path = "common/word_count.rs"]
 mod word_count;
 
@@ -64,11 +66,5 @@ fn run(args: Args) -> Result<(), JobError> {
 }
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    exit::exit_code(run(Args::parse()))
 }

@@ -17,12 +17,12 @@ use strom_core::{StreamData, StreamRecord, Watermark};
 use strom_runtime::element_type::{
     erase_input, typed_senders, AnyInput, AnySender, RouterFactory, WriterSettings,
 };
-use strom_runtime::exchange::{KeyGroupRouter, KeyedRecord, KeyedRecordRouter, KeyedWriter};
+use strom_runtime::exchange::{KeyedRecord, KeyedRecordRouter, KeyedWriter};
 use strom_runtime::operator::{BoxedInput, ExecutionMode, Input, OperatorInfo};
 use strom_runtime::TaskError;
 
 use crate::operators::Aggregation;
-use crate::routing::KeySelector;
+use crate::routing::{key_group_writer, KeySelector};
 
 /// Distinct keys a combiner holds before it sends its partial aggregates.
 pub(crate) const COMBINER_CAPACITY: usize = 1 << 14;
@@ -52,12 +52,7 @@ impl<T: StreamData, K: StreamData + Hash + Eq> RouterFactory for CombiningRouter
                 info,
             })
         } else {
-            let selector = std::sync::Arc::clone(&self.key_selector);
-            let router = KeyGroupRouter::new(
-                move |value: &T| selector(value),
-                settings.target_max_parallelism,
-            );
-            Box::new(KeyedWriter::new(senders, settings.batch_size, router, info))
+            key_group_writer(&self.key_selector, senders, settings, info)
         };
         erase_input(writer)
     }

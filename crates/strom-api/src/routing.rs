@@ -6,7 +6,9 @@ use strom_core::{StreamData, StreamRecord};
 use strom_runtime::element_type::{
     erase_input, typed_senders, AnyInput, AnySender, RouterFactory, WriterSettings,
 };
-use strom_runtime::exchange::{KeyGroupRouter, KeyedRecord, KeyedWriter, RecordRouter};
+use strom_runtime::exchange::{
+    ChannelSender, KeyGroupRouter, KeyedRecord, KeyedWriter, RecordRouter,
+};
 use strom_runtime::operator::{BoxedInput, OperatorInfo};
 
 /// A key selector shared by all subtasks.
@@ -25,15 +27,28 @@ impl<T: StreamData, K: StreamData + std::hash::Hash> RouterFactory for KeyByRout
         info: OperatorInfo,
     ) -> AnyInput {
         let senders = typed_senders::<KeyedRecord<K, T>>(senders);
-        let selector = Arc::clone(&self.key_selector);
-        let router = KeyGroupRouter::new(
-            move |value: &T| selector(value),
-            settings.target_max_parallelism,
-        );
-        let writer: BoxedInput<T> =
-            Box::new(KeyedWriter::new(senders, settings.batch_size, router, info));
-        erase_input(writer)
+        erase_input(key_group_writer(
+            &self.key_selector,
+            senders,
+            settings,
+            info,
+        ))
     }
+}
+
+/// A writer that attaches each record's key and hash and routes it by key group.
+pub(crate) fn key_group_writer<T: StreamData, K: StreamData + std::hash::Hash>(
+    key_selector: &KeySelector<T, K>,
+    senders: Vec<ChannelSender<KeyedRecord<K, T>>>,
+    settings: WriterSettings,
+    info: OperatorInfo,
+) -> BoxedInput<T> {
+    let selector = Arc::clone(key_selector);
+    let router = KeyGroupRouter::new(
+        move |value: &T| selector(value),
+        settings.target_max_parallelism,
+    );
+    Box::new(KeyedWriter::new(senders, settings.batch_size, router, info))
 }
 
 /// A user partitioner: chooses the subtask from the key and the number of subtasks.

@@ -14,8 +14,8 @@ use strom_core::StreamData;
 
 use crate::error::TaskError;
 use crate::exchange::{
-    channel, BroadcastWriter, ChannelReceiver, ChannelSender, InputGate, KeyedWriter,
-    PartitionerKind, RoundRobinWriter, ShuffleRouter, SingleChannelWriter,
+    channel, BatchWriter, ChannelReceiver, ChannelSender, InputGate, KeyedWriter, PartitionerKind,
+    ShuffleRouter,
 };
 use crate::operator::{
     BoxedInput, Discard, ErasedOutput, ExecutionMode, FanOut, OperatorInfo, Output,
@@ -45,15 +45,13 @@ pub fn downcast_input<T: 'static>(input: AnyInput) -> BoxedInput<T> {
     }
 }
 
-fn downcast_senders<T: 'static>(senders: Vec<AnySender>) -> Vec<ChannelSender<T>> {
-    senders
+/// Restores parts of one type erased as `Box<dyn Any>` (channel ends).
+fn downcast_all<X: 'static>(parts: Vec<Box<dyn Any + Send>>) -> Vec<X> {
+    parts
         .into_iter()
-        .map(|sender| match sender.downcast::<ChannelSender<T>>() {
-            Ok(sender) => *sender,
-            Err(_) => unreachable!(
-                "a channel was made for another type than {}",
-                type_name::<T>()
-            ),
+        .map(|part| match part.downcast::<X>() {
+            Ok(part) => *part,
+            Err(_) => unreachable!("a channel end of another type than {}", type_name::<X>()),
         })
         .collect()
 }
@@ -119,13 +117,12 @@ impl<T: StreamData> ElementType for Element<T> {
         batch_size: usize,
         sender_index: usize,
     ) -> AnyInput {
-        let mut senders = downcast_senders::<T>(senders);
+        let senders = downcast_all::<ChannelSender<T>>(senders);
         let input: BoxedInput<T> = match kind {
-            _ if senders.len() == 1 => {
-                Box::new(SingleChannelWriter::new(senders.remove(0), batch_size))
+            PartitionerKind::Broadcast if senders.len() > 1 => {
+                Box::new(BatchWriter::broadcast(senders, batch_size))
             }
-            PartitionerKind::Broadcast => Box::new(BroadcastWriter::new(senders, batch_size)),
-            PartitionerKind::Shuffle => {
+            PartitionerKind::Shuffle if senders.len() > 1 => {
                 let info = OperatorInfo {
                     name: "shuffle".into(),
                     subtask_index: sender_index,
@@ -134,7 +131,7 @@ impl<T: StreamData> ElementType for Element<T> {
                 let router = ShuffleRouter::new(0x5EED ^ sender_index as u64);
                 Box::new(KeyedWriter::new(senders, batch_size, router, info))
             }
-            _ => Box::new(RoundRobinWriter::new(senders, batch_size, sender_index)),
+            _ => Box::new(BatchWriter::round_robin(senders, batch_size, sender_index)),
         };
         erase_input(input)
     }
@@ -149,16 +146,7 @@ impl<T: StreamData> ElementType for Element<T> {
         head: AnyInput,
         control: &TaskControl,
     ) -> Result<(), TaskError> {
-        let receivers: Vec<ChannelReceiver<T>> = receivers
-            .into_iter()
-            .map(|receiver| match receiver.downcast::<ChannelReceiver<T>>() {
-                Ok(receiver) => *receiver,
-                Err(_) => unreachable!(
-                    "a channel was made for another type than {}",
-                    type_name::<T>()
-                ),
-            })
-            .collect();
+        let receivers = downcast_all::<ChannelReceiver<T>>(receivers);
         run_input_task(
             InputGate::new(receivers),
             downcast_input::<T>(head),
@@ -193,5 +181,5 @@ pub struct WriterSettings {
 
 /// Restores typed senders inside a [`RouterFactory`].
 pub fn typed_senders<T: 'static>(senders: Vec<AnySender>) -> Vec<ChannelSender<T>> {
-    downcast_senders(senders)
+    downcast_all(senders)
 }

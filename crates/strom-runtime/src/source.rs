@@ -137,8 +137,6 @@ impl<S> SplitQueue<S> {
 
 /// A source as the runtime sees it: element type erased, so a graph can hold any source.
 pub trait SourceFactory: Send + Sync {
-    /// Whether the source ends.
-    fn boundedness(&self) -> Boundedness;
     /// The type of the records it produces.
     fn output_type(&self) -> Arc<dyn ElementType>;
     /// Creates the split queue shared by the readers.
@@ -170,10 +168,6 @@ impl<T, S> SourceNode<T, S> {
 }
 
 impl<T: StreamData, S: Source<T>> SourceFactory for SourceNode<T, S> {
-    fn boundedness(&self) -> Boundedness {
-        self.source.boundedness()
-    }
-
     fn output_type(&self) -> Arc<dyn ElementType> {
         element_type::<T>()
     }

@@ -16,4 +16,4 @@ pub use input_gate::{GateEvent, InputGate};
 pub use partitioner::{
     KeyGroupRouter, KeyedRecord, KeyedRecordRouter, PartitionerKind, RecordRouter, ShuffleRouter,
 };
-pub use writer::{BroadcastWriter, KeyedWriter, RoundRobinWriter, SingleChannelWriter};
+pub use writer::{BatchWriter, KeyedWriter};

@@ -55,69 +55,51 @@ macro_rules! control_elements {
     };
 }
 
-/// Writes to exactly one channel (`forward`, `global`, or a single downstream subtask).
-pub struct SingleChannelWriter<T> {
+/// How a [`BatchWriter`] sends a full batch.
+enum BatchRouting {
+    /// To the channels in turn, starting at `next` (`rebalance`, `rescale`, and any writer
+    /// with a single channel: `forward`, `global`).
+    RoundRobin { next: usize },
+    /// To every channel (`broadcast`).
+    Broadcast,
+}
+
+/// Writes whole batches without looking at records: as even as Flink's per-record round robin
+/// at batch granularity, without touching each record.
+pub struct BatchWriter<T> {
     channels: Channels<T>,
     buffer: Vec<StreamRecord<T>>,
+    routing: BatchRouting,
 }
 
-impl<T> SingleChannelWriter<T> {
-    /// A writer into `sender`.
-    pub fn new(sender: ChannelSender<T>, batch_size: usize) -> Self {
-        SingleChannelWriter {
-            channels: Channels {
-                senders: vec![sender],
-                batch_size,
-            },
-            buffer: Vec::new(),
-        }
-    }
-}
-
-impl<T: Clone + Send> Input<T> for SingleChannelWriter<T> {
-    control_elements!();
-
-    fn process_batch(&mut self, batch: Vec<StreamRecord<T>>) -> Result<(), TaskError> {
-        append(&mut self.buffer, batch);
-        if self.buffer.len() >= self.channels.batch_size {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), TaskError> {
-        if !self.buffer.is_empty() {
-            self.channels
-                .send_records(0, std::mem::take(&mut self.buffer))?;
-        }
-        Ok(())
-    }
-}
-
-/// Sends full batches to the channels in turn (`rebalance`, `rescale`): as even as Flink's
-/// per-record round robin at batch granularity, without touching each record.
-pub struct RoundRobinWriter<T> {
-    channels: Channels<T>,
-    buffer: Vec<StreamRecord<T>>,
-    next: usize,
-}
-
-impl<T> RoundRobinWriter<T> {
-    /// A writer over `senders`, starting with channel `first % senders.len()`.
-    pub fn new(senders: Vec<ChannelSender<T>>, batch_size: usize, first: usize) -> Self {
+impl<T> BatchWriter<T> {
+    /// Batches to `senders` in turn, starting with channel `first % senders.len()`.
+    pub fn round_robin(senders: Vec<ChannelSender<T>>, batch_size: usize, first: usize) -> Self {
         let next = first % senders.len().max(1);
-        RoundRobinWriter {
+        BatchWriter {
             channels: Channels {
                 senders,
                 batch_size,
             },
             buffer: Vec::new(),
-            next,
+            routing: BatchRouting::RoundRobin { next },
+        }
+    }
+
+    /// Every batch to every one of `senders`.
+    pub fn broadcast(senders: Vec<ChannelSender<T>>, batch_size: usize) -> Self {
+        BatchWriter {
+            channels: Channels {
+                senders,
+                batch_size,
+            },
+            buffer: Vec::new(),
+            routing: BatchRouting::Broadcast,
         }
     }
 }
 
-impl<T: Clone + Send> Input<T> for RoundRobinWriter<T> {
+impl<T: Clone + Send> Input<T> for BatchWriter<T> {
     control_elements!();
 
     fn process_batch(&mut self, batch: Vec<StreamRecord<T>>) -> Result<(), TaskError> {
@@ -129,52 +111,18 @@ impl<T: Clone + Send> Input<T> for RoundRobinWriter<T> {
     }
 
     fn flush(&mut self) -> Result<(), TaskError> {
-        if !self.buffer.is_empty() {
-            let channel = self.next;
-            self.next = (self.next + 1) % self.channels.senders.len();
-            self.channels
-                .send_records(channel, std::mem::take(&mut self.buffer))?;
+        if self.buffer.is_empty() {
+            return Ok(());
         }
-        Ok(())
-    }
-}
-
-/// Sends every record to every channel (`broadcast`).
-pub struct BroadcastWriter<T> {
-    channels: Channels<T>,
-    buffer: Vec<StreamRecord<T>>,
-}
-
-impl<T> BroadcastWriter<T> {
-    /// A writer over `senders`.
-    pub fn new(senders: Vec<ChannelSender<T>>, batch_size: usize) -> Self {
-        BroadcastWriter {
-            channels: Channels {
-                senders,
-                batch_size,
-            },
-            buffer: Vec::new(),
+        let batch = std::mem::take(&mut self.buffer);
+        match &mut self.routing {
+            BatchRouting::RoundRobin { next } => {
+                let channel = *next;
+                *next = (*next + 1) % self.channels.senders.len();
+                self.channels.send_records(channel, batch)
+            }
+            BatchRouting::Broadcast => self.channels.send_to_all(StreamElement::Records(batch)),
         }
-    }
-}
-
-impl<T: Clone + Send> Input<T> for BroadcastWriter<T> {
-    control_elements!();
-
-    fn process_batch(&mut self, batch: Vec<StreamRecord<T>>) -> Result<(), TaskError> {
-        append(&mut self.buffer, batch);
-        if self.buffer.len() >= self.channels.batch_size {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), TaskError> {
-        if !self.buffer.is_empty() {
-            let batch = std::mem::take(&mut self.buffer);
-            self.channels.send_to_all(StreamElement::Records(batch))?;
-        }
-        Ok(())
     }
 }
 
