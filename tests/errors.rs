@@ -231,3 +231,26 @@ fn write_as_text_refuses_to_overwrite_unless_asked() {
         "nothing was lost"
     );
 }
+
+#[test]
+fn the_config_directory_can_come_from_the_environment() {
+    let dir = common::temp_dir("conf-dir-env");
+    std::fs::write(
+        dir.join("config.yaml"),
+        "execution:\n  runtime-mode: sometimes\n",
+    )
+    .unwrap();
+    let input = dir.join("input.txt");
+    std::fs::write(&input, "a\n").unwrap();
+    let run = std::process::Command::new(common::example("wordcount"))
+        .args(["--input", input.to_str().unwrap()])
+        .env("STROM_CONF_DIR", &dir)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    let stderr = String::from_utf8(run.stderr).unwrap();
+    assert!(
+        stderr.contains("line 2: invalid value \"sometimes\" for key 'execution.runtime-mode'"),
+        "{stderr}"
+    );
+}

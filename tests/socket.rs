@@ -72,3 +72,35 @@ fn the_source_reconnects_when_max_retry_allows() {
     peer.join().unwrap();
     assert_eq!(lines, ["first", "second"]);
 }
+
+#[test]
+fn records_reach_the_sink_while_the_source_stays_open() {
+    // The buffer timeout (and flushing when a task has nothing to read) moves a partly
+    // filled batch on: a word typed into an open connection is counted at once.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let env = StreamExecutionEnvironment::get_execution_environment();
+    env.set_parallelism(2);
+    let results = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    env.socket_text_stream("127.0.0.1", port)
+        .map(|line| (line, 1u64))
+        .key_by(|pair| pair.0.clone())
+        .sum(1)
+        .sink_to(strom::connectors::collection::CollectSink::new(
+            std::sync::Arc::clone(&results),
+        ));
+    let client = env.execute_async("latency").unwrap();
+    let (mut stream, _) = listener.accept().unwrap();
+    stream.write_all(b"ping\n").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while results.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
+        thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(
+        *results.lock().unwrap(),
+        [("ping".to_string(), 1)],
+        "arrived while the connection is open"
+    );
+    client.cancel();
+    assert!(client.get_job_execution_result().is_err());
+}
