@@ -50,6 +50,9 @@ struct Args {
     /// Runs the benchmark this many times in this process, one line each.
     #[arg(long, default_value_t = 1, global = true)]
     repeat: usize,
+    /// A configuration file or directory (read by the execution environment).
+    #[arg(long, global = true)]
+    conf: Option<PathBuf>,
 }
 
 /// Counts the records it receives and the words they stand for (the sum of the counts in
