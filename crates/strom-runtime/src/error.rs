@@ -77,6 +77,19 @@ pub enum JobError {
     /// The configuration could not be loaded or has a bad value.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A source or sink could not be set up before any task ran (its input is missing, its
+    /// output exists).
+    #[error("job '{job_name}' ({job_id}) failed: operator '{operator}' could not start: {source}")]
+    Setup {
+        /// The job's name.
+        job_name: String,
+        /// The job's id.
+        job_id: String,
+        /// The source's or sink's name.
+        operator: String,
+        /// The cause.
+        source: BoxError,
+    },
     /// A task failed; the first failure is the cause.
     #[error("job '{job_name}' ({job_id}) failed: {cause}")]
     Failed {

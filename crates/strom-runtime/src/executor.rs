@@ -145,17 +145,11 @@ fn enumerate_sources(
     let mut splits = HashMap::new();
     for (id, node) in graph.nodes.iter().enumerate() {
         let parallelism = job.nodes[id].parallelism;
-        let failed = |source| {
-            let info = OperatorInfo {
-                name: node.spec.name.as_str().into(),
-                subtask_index: 0,
-                parallelism,
-            };
-            JobError::Failed {
-                job_name: job.job_name.clone(),
-                job_id: job_id.to_string(),
-                cause: TaskError::failed(&info, source),
-            }
+        let failed = |source| JobError::Setup {
+            job_name: job.job_name.clone(),
+            job_id: job_id.to_string(),
+            operator: node.spec.name.clone(),
+            source,
         };
         match &node.body {
             NodeBody::Source(source) => {
