@@ -125,6 +125,38 @@ pub fn key_group_for_hash(hash: u64, max_parallelism: usize) -> usize {
     (hash % max_parallelism as u64) as usize
 }
 
+/// Computes key groups without a division when it can: with a power-of-two maximum
+/// parallelism (the default 128) the modulo is a mask. Same results as
+/// [`key_group_for_hash`]; it exists because a 64-bit division per record showed in profiles.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyGroupAssigner {
+    max_parallelism: u64,
+    mask: Option<u64>,
+}
+
+impl KeyGroupAssigner {
+    /// An assigner for `max_parallelism` key groups.
+    pub fn new(max_parallelism: usize) -> Self {
+        let max_parallelism = max_parallelism.max(1) as u64;
+        let mask = max_parallelism
+            .is_power_of_two()
+            .then(|| max_parallelism - 1);
+        KeyGroupAssigner {
+            max_parallelism,
+            mask,
+        }
+    }
+
+    /// The key group of a key hash.
+    #[inline]
+    pub fn key_group(&self, hash: u64) -> usize {
+        match self.mask {
+            Some(mask) => (hash & mask) as usize,
+            None => (hash % self.max_parallelism) as usize,
+        }
+    }
+}
+
 /// The subtask that owns `key_group` when an operator runs with `parallelism` subtasks
 /// (Flink's formula, which gives every subtask a contiguous range).
 #[inline]
@@ -219,6 +251,17 @@ mod tests {
                     covered = range.end;
                 }
                 assert_eq!(covered, max);
+            }
+        }
+    }
+
+    #[test]
+    fn the_assigner_agrees_with_the_formula() {
+        for max in [1, 7, 100, 128, 1 << 15] {
+            let assigner = KeyGroupAssigner::new(max);
+            for key in 0u64..2000 {
+                let hash = key_hash(&key);
+                assert_eq!(assigner.key_group(hash), key_group_for_hash(hash, max));
             }
         }
     }

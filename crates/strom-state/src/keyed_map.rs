@@ -7,13 +7,13 @@
 use std::hash::Hash;
 
 use hashbrown::{hash_table, HashTable};
-use strom_core::key_group::{key_group_for_hash, key_hash, KeyGroupRange};
+use strom_core::key_group::{key_hash, KeyGroupAssigner, KeyGroupRange};
 
 /// Keyed values of one subtask, partitioned by the key groups it owns.
 #[derive(Debug, Clone)]
 pub struct KeyGroupedMap<K, V> {
     range: KeyGroupRange,
-    max_parallelism: usize,
+    assigner: KeyGroupAssigner,
     groups: Vec<HashTable<(K, V)>>,
     len: usize,
 }
@@ -34,14 +34,14 @@ impl<K: Hash + Eq, V> KeyGroupedMap<K, V> {
         let groups = range.as_range().map(|_| HashTable::new()).collect();
         KeyGroupedMap {
             range,
-            max_parallelism,
+            assigner: KeyGroupAssigner::new(max_parallelism),
             groups,
             len: 0,
         }
     }
 
     fn local_index(&self, hash: u64) -> Result<usize, ForeignKeyGroup> {
-        let key_group = key_group_for_hash(hash, self.max_parallelism);
+        let key_group = self.assigner.key_group(hash);
         match key_group.checked_sub(self.range.start) {
             Some(local) if local < self.groups.len() => Ok(local),
             _ => Err(ForeignKeyGroup {

@@ -5,7 +5,7 @@ use std::hash::Hash;
 use std::marker::PhantomData;
 
 use serde::{Deserialize, Serialize};
-use strom_core::key_group::{key_group_for_hash, key_hash, operator_index_for_key_group};
+use strom_core::key_group::{key_hash, operator_index_for_key_group, KeyGroupAssigner};
 use strom_core::StreamRecord;
 
 /// How records travel from an operator's subtasks to the next operator's subtasks
@@ -102,10 +102,45 @@ pub struct KeyedRecord<K, T> {
     pub value: T,
 }
 
+/// Which channel each key group goes to, computed once per writer instead of dividing per
+/// record.
+#[derive(Debug, Clone)]
+struct KeyGroupChannels {
+    assigner: KeyGroupAssigner,
+    max_parallelism: usize,
+    /// `channel_of[group]` for the number of channels it was computed for.
+    channel_of: Vec<u32>,
+    channels: usize,
+}
+
+impl KeyGroupChannels {
+    fn new(max_parallelism: usize) -> Self {
+        KeyGroupChannels {
+            assigner: KeyGroupAssigner::new(max_parallelism),
+            max_parallelism,
+            channel_of: Vec::new(),
+            channels: 0,
+        }
+    }
+
+    #[inline]
+    fn channel(&mut self, hash: u64, channels: usize) -> usize {
+        if channels != self.channels {
+            self.channel_of = (0..self.max_parallelism)
+                .map(|group| {
+                    operator_index_for_key_group(group, self.max_parallelism, channels) as u32
+                })
+                .collect();
+            self.channels = channels;
+        }
+        self.channel_of[self.assigner.key_group(hash)] as usize
+    }
+}
+
 /// Routes by key group (`key_by`), attaching the key and its hash.
 pub struct KeyGroupRouter<T, K, F> {
     key_selector: F,
-    max_parallelism: usize,
+    groups: KeyGroupChannels,
     _types: PhantomData<fn(&T) -> K>,
 }
 
@@ -114,7 +149,7 @@ impl<T, K, F> KeyGroupRouter<T, K, F> {
     pub fn new(key_selector: F, max_parallelism: usize) -> Self {
         KeyGroupRouter {
             key_selector,
-            max_parallelism,
+            groups: KeyGroupChannels::new(max_parallelism),
             _types: PhantomData,
         }
     }
@@ -131,8 +166,7 @@ impl<T, K: Hash, F: Fn(&T) -> K + Send> RecordRouter<T> for KeyGroupRouter<T, K,
     ) -> Result<(usize, StreamRecord<KeyedRecord<K, T>>), String> {
         let key = (self.key_selector)(&record.value);
         let hash = key_hash(&key);
-        let group = key_group_for_hash(hash, self.max_parallelism);
-        let channel = operator_index_for_key_group(group, self.max_parallelism, channels);
+        let channel = self.groups.channel(hash, channels);
         let timestamp = record.timestamp;
         Ok((
             channel,
@@ -150,13 +184,15 @@ impl<T, K: Hash, F: Fn(&T) -> K + Send> RecordRouter<T> for KeyGroupRouter<T, K,
 
 /// Routes records that already carry their key's hash (a combiner's partial aggregates).
 pub struct KeyedRecordRouter {
-    max_parallelism: usize,
+    groups: KeyGroupChannels,
 }
 
 impl KeyedRecordRouter {
     /// Routes into `max_parallelism` key groups.
     pub fn new(max_parallelism: usize) -> Self {
-        KeyedRecordRouter { max_parallelism }
+        KeyedRecordRouter {
+            groups: KeyGroupChannels::new(max_parallelism),
+        }
     }
 }
 
@@ -169,11 +205,7 @@ impl<K, T> RecordRouter<KeyedRecord<K, T>> for KeyedRecordRouter {
         record: StreamRecord<KeyedRecord<K, T>>,
         channels: usize,
     ) -> Result<(usize, StreamRecord<KeyedRecord<K, T>>), String> {
-        let group = key_group_for_hash(record.value.hash, self.max_parallelism);
-        Ok((
-            operator_index_for_key_group(group, self.max_parallelism, channels),
-            record,
-        ))
+        Ok((self.groups.channel(record.value.hash, channels), record))
     }
 }
 
