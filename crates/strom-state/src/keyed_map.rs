@@ -118,7 +118,7 @@ impl<'a, K, V> VacantEntry<'a, K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use strom_core::key_group::operator_index_for_key_group;
+    use strom_core::key_group::{key_group_for_hash, operator_index_for_key_group};
 
     #[test]
     fn values_are_found_again_and_drained_once() {
