@@ -387,3 +387,18 @@ fn batch_pre_aggregation_is_exact_even_when_the_combiner_overflows() {
         assert_eq!(sorted(maxima), sorted(expected));
     }
 }
+
+#[test]
+fn a_stream_that_reaches_no_sink_does_not_run() {
+    // An unused socket source would never end; Flink builds jobs from their sinks, so does Strom.
+    let env = env(2);
+    let _forgotten = env
+        .socket_text_stream("127.0.0.1", 9)
+        .map(|line| line.len());
+    let out = env
+        .from_sequence(1, 4)
+        .map(|n| n * n)
+        .execute_and_collect()
+        .unwrap();
+    assert_eq!(sorted(out), [1, 4, 9, 16]);
+}

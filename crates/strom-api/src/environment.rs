@@ -460,6 +460,13 @@ impl StreamExecutionEnvironment {
         };
         let state = self.env.borrow();
         let job = JobGraph::build(job_name, &nodes, &state.graph.edge_specs(), settings)?;
+        let unused = job.unused_operators();
+        if !unused.is_empty() {
+            tracing::warn!(
+                "operators whose output reaches no sink do not run: {}",
+                unused.join(", ")
+            );
+        }
         let config = &state.config;
         let execution = ExecutionSettings {
             buffer_timeout: state

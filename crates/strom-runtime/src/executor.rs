@@ -143,7 +143,12 @@ fn enumerate_sources(
     job_id: &str,
 ) -> Result<HashMap<usize, Arc<dyn std::any::Any + Send + Sync>>, JobError> {
     let mut splits = HashMap::new();
-    for (id, node) in graph.nodes.iter().enumerate() {
+    for (id, node) in graph
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(id, _)| job.nodes[*id].runs)
+    {
         let parallelism = job.nodes[id].parallelism;
         let failed = |source| JobError::Setup {
             job_name: job.job_name.clone(),
@@ -271,7 +276,7 @@ impl TaskRunner<'_> {
             .edges
             .iter()
             .enumerate()
-            .filter(|(_, e)| e.spec.source == node)
+            .filter(|(_, e)| e.spec.source == node && self.job.nodes[e.spec.target].runs)
         {
             let input = if self.job.chained[index] {
                 self.build_node(edge.spec.target, plan)?

@@ -35,7 +35,11 @@ pub struct ResolvedNode {
     pub parallelism: usize,
     /// Number of key groups.
     pub max_parallelism: usize,
-    /// The vertex (task) the node runs in.
+    /// Whether the node runs: only nodes from which a sink can be reached do (as Flink builds
+    /// a job from its sinks), so a stream the program made but never used costs nothing and
+    /// cannot keep the job alive.
+    pub runs: bool,
+    /// The vertex (task) the node runs in (meaningless when it does not run).
     pub vertex: usize,
 }
 
@@ -146,10 +150,23 @@ impl JobGraph {
                 operator_id,
                 parallelism,
                 max_parallelism,
+                runs: true,
                 vertex: 0,
             });
         }
         check_unique_uids(&resolved)?;
+        // Edges point from older to newer nodes, so one pass from the newest settles which
+        // nodes reach a sink.
+        for node in (0..resolved.len()).rev() {
+            resolved[node].runs = resolved[node].spec.kind == NodeKind::Sink
+                || edges
+                    .iter()
+                    .any(|e| e.source == node && resolved[e.target].runs);
+        }
+        let edge_runs: Vec<bool> = edges
+            .iter()
+            .map(|e| resolved[e.source].runs && resolved[e.target].runs)
+            .collect();
 
         let mut partitioners = Vec::with_capacity(edges.len());
         for edge in edges {
@@ -161,7 +178,11 @@ impl JobGraph {
                 } else {
                     PartitionerKind::Rebalance
                 });
-            if kind == PartitionerKind::Forward && up.parallelism != down.parallelism {
+            if kind == PartitionerKind::Forward
+                && up.parallelism != down.parallelism
+                && up.runs
+                && down.runs
+            {
                 return invalid(format!(
                     "forward partitioning needs equal parallelism, but '{}' has {} and '{}' has {}",
                     up.spec.name, up.parallelism, down.spec.name, down.parallelism
@@ -173,13 +194,20 @@ impl JobGraph {
         let chained: Vec<bool> = edges
             .iter()
             .zip(&partitioners)
-            .map(|(edge, kind)| {
+            .zip(&edge_runs)
+            .map(|((edge, kind), runs)| {
                 let (up, down) = (&resolved[edge.source], &resolved[edge.target]);
-                *kind == PartitionerKind::Forward
+                *runs
+                    && *kind == PartitionerKind::Forward
                     && up.parallelism == down.parallelism
                     && up.spec.chaining != ChainingStrategy::Never
                     && down.spec.chaining == ChainingStrategy::Always
-                    && edges.iter().filter(|e| e.target == edge.target).count() == 1
+                    && edges
+                        .iter()
+                        .zip(&edge_runs)
+                        .filter(|(e, r)| **r && e.target == edge.target)
+                        .count()
+                        == 1
             })
             .collect();
 
@@ -189,7 +217,7 @@ impl JobGraph {
                 .iter()
                 .zip(&chained)
                 .any(|(e, c)| *c && e.target == node);
-            if !is_head {
+            if !is_head || !resolved[node].runs {
                 continue;
             }
             let id = vertices.len();
@@ -215,7 +243,7 @@ impl JobGraph {
         let job_edges = edges
             .iter()
             .enumerate()
-            .filter(|(i, _)| !chained[*i])
+            .filter(|(i, _)| edge_runs[*i] && !chained[*i])
             .map(|(i, edge)| JobEdge {
                 stream_edge: i,
                 source_vertex: resolved[edge.source].vertex,
@@ -245,7 +273,7 @@ impl JobGraph {
         match self
             .nodes
             .iter()
-            .find(|n| n.spec.kind == NodeKind::Source { bounded: false })
+            .find(|n| n.runs && n.spec.kind == NodeKind::Source { bounded: false })
         {
             Some(node) => Err(JobError::InvalidProgram(format!(
                 "batch execution needs bounded sources, but '{}' is unbounded",
@@ -253,6 +281,15 @@ impl JobGraph {
             ))),
             None => Ok(()),
         }
+    }
+
+    /// The names of the nodes that do not run because no sink can be reached from them.
+    pub fn unused_operators(&self) -> Vec<&str> {
+        self.nodes
+            .iter()
+            .filter(|n| !n.runs)
+            .map(|n| n.spec.name.as_str())
+            .collect()
     }
 
     /// Slots the job needs: subtasks of different vertices share slots, so the largest
@@ -369,7 +406,7 @@ mod tests {
             node(0, "Source", NodeKind::Source { bounded: true }),
             node(1, "A", NodeKind::Operator),
             node(2, "B", NodeKind::Operator),
-            node(3, "C", NodeKind::Operator),
+            node(3, "C", NodeKind::Sink),
         ];
         nodes[0].parallel = false;
         nodes[2].chaining = ChainingStrategy::Head;
@@ -381,6 +418,27 @@ mod tests {
     }
 
     #[test]
+    fn operators_that_reach_no_sink_do_not_run() {
+        let nodes = vec![
+            node(0, "Source: A", NodeKind::Source { bounded: true }),
+            node(1, "Used", NodeKind::Operator),
+            node(2, "Sink", NodeKind::Sink),
+            node(3, "Unused", NodeKind::Operator),
+            node(4, "Source: Socket", NodeKind::Source { bounded: false }),
+        ];
+        let edges = vec![edge(0, 1, None), edge(1, 2, None), edge(0, 3, None)];
+        let batch = GraphSettings {
+            execution_mode: ExecutionMode::Batch,
+            ..SETTINGS
+        };
+        let graph = JobGraph::build("job", &nodes, &edges, batch).unwrap();
+        assert_eq!(graph.unused_operators(), ["Unused", "Source: Socket"]);
+        let names: Vec<_> = graph.vertices.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(names, ["Source: A -> Used -> Sink"]);
+        assert!(graph.job_edges.is_empty());
+    }
+
+    #[test]
     fn invalid_programs_are_explained() {
         let mut nodes = vec![
             node(
@@ -388,7 +446,7 @@ mod tests {
                 "Source: Socket Stream",
                 NodeKind::Source { bounded: false },
             ),
-            node(1, "Map", NodeKind::Operator),
+            node(1, "Map", NodeKind::Sink),
         ];
         nodes[0].parallel = false;
         nodes[0].parallelism = Some(3);
