@@ -13,7 +13,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use hashbrown::{hash_table, HashTable};
 use strom_core::key_group::key_hash;
-use strom_core::{StreamData, StreamRecord, Watermark};
+use strom_core::{StreamData, StreamRecord, Watermark, WatermarkStatus};
 use strom_runtime::element_type::{
     erase_input, typed_senders, AnyInput, AnySender, RouterFactory, WriterSettings,
 };
@@ -119,6 +119,11 @@ impl<T: Clone + Send, K: Clone + Send + Hash + Eq> Input<T> for CombiningWriter<
     fn process_watermark(&mut self, watermark: Watermark) -> Result<(), TaskError> {
         self.send_partials()?;
         self.out.process_watermark(watermark)
+    }
+
+    fn process_watermark_status(&mut self, status: WatermarkStatus) -> Result<(), TaskError> {
+        self.send_partials()?;
+        self.out.process_watermark_status(status)
     }
 
     fn end_input(&mut self) -> Result<(), TaskError> {

@@ -192,6 +192,9 @@ pub mod options {
     /// How long a partly filled batch may wait before it is sent downstream.
     pub const BUFFER_TIMEOUT: ConfigOption<Duration> =
         ConfigOption::new("execution.buffer-timeout", Some("100 ms"));
+    /// How often watermark generators are asked for a periodic watermark; 0 disables them.
+    pub const AUTO_WATERMARK_INTERVAL: ConfigOption<Duration> =
+        ConfigOption::new("pipeline.auto-watermark-interval", Some("200 ms"));
     /// Slots of the embedded task manager; defaults to what the job needs.
     pub const NUMBER_OF_TASK_SLOTS: ConfigOption<NonZeroUsize> =
         ConfigOption::new("taskmanager.numberOfTaskSlots", None);
@@ -216,13 +219,17 @@ fn validator<T: OptionType>(_: &ConfigOption<T>) -> Validator {
     }
 }
 
-fn known_keys() -> [(&'static str, Validator); 8] {
+fn known_keys() -> [(&'static str, Validator); 9] {
     use options::*;
     [
         (PARALLELISM_DEFAULT.key, validator(&PARALLELISM_DEFAULT)),
         (MAX_PARALLELISM.key, validator(&MAX_PARALLELISM)),
         (RUNTIME_MODE.key, validator(&RUNTIME_MODE)),
         (BUFFER_TIMEOUT.key, validator(&BUFFER_TIMEOUT)),
+        (
+            AUTO_WATERMARK_INTERVAL.key,
+            validator(&AUTO_WATERMARK_INTERVAL),
+        ),
         (NUMBER_OF_TASK_SLOTS.key, validator(&NUMBER_OF_TASK_SLOTS)),
         (BUFFERS_PER_CHANNEL.key, validator(&BUFFERS_PER_CHANNEL)),
         (

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::time::{Timestamp, Watermark};
+use crate::time::{Timestamp, Watermark, WatermarkStatus};
 
 /// One record with its optional event timestamp.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,6 +53,8 @@ pub enum StreamElement<T> {
     Records(Vec<StreamRecord<T>>),
     /// No record with a smaller timestamp will follow on this channel.
     Watermark(Watermark),
+    /// The sender became idle or active again.
+    WatermarkStatus(WatermarkStatus),
     /// The sender has finished; nothing follows on this channel.
     EndOfInput,
 }

@@ -15,7 +15,7 @@ pub mod time;
 
 pub use element::{StreamElement, StreamRecord};
 pub use error::BoxError;
-pub use time::{Timestamp, Watermark};
+pub use time::{Timestamp, Watermark, WatermarkStatus};
 
 /// Everything that flows through a Strom stream: owned, sendable across threads and
 /// serializable so that it can cross a process boundary in cluster mode.

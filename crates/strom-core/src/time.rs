@@ -23,6 +23,18 @@ impl Watermark {
     }
 }
 
+/// Whether an input currently produces event time (Flink's `WatermarkStatus`).
+///
+/// An idle input (a source partition without data) is left out of the minimum that decides a
+/// task's event time, so it does not hold every window back; it counts again once it resumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum WatermarkStatus {
+    /// The input produces records and watermarks.
+    Active,
+    /// The input is idle: its watermark does not hold event time back.
+    Idle,
+}
+
 /// Parses a duration as Flink writes them: a number with an optional unit
 /// (`ms`, `s`, `min`, `h`, `d` and their long forms); a bare number means milliseconds.
 pub fn parse_duration(text: &str) -> Option<Duration> {

@@ -18,6 +18,7 @@ use crate::error::{JobError, OperatorInfo, TaskError};
 use crate::exchange::PartitionerKind;
 use crate::graph::{JobGraph, NodeBody, NodeOutputs, StreamGraph};
 use crate::operator::OperatorContext;
+use crate::processing_time::ProcessingTimeService;
 pub use crate::task::{JobShared, TaskControl};
 
 /// How the executor runs tasks.
@@ -40,6 +41,8 @@ struct TaskPlan {
     /// Senders per stream edge leaving the task, in downstream subtask order.
     senders: HashMap<usize, Vec<AnySender>>,
     receivers: Vec<AnyReceiver>,
+    /// The task's processing-time clock, shared by its chained operators.
+    time: ProcessingTimeService,
 }
 
 /// Runs `job` (resolved from `graph`) to completion; returns how long it ran.
@@ -80,7 +83,11 @@ pub fn execute(
                 plan.subtask + 1,
                 vertex.parallelism
             );
-            let control = TaskControl::new(Arc::clone(&shared), settings.buffer_timeout);
+            let control = TaskControl::new(
+                Arc::clone(&shared),
+                settings.buffer_timeout,
+                plan.time.clone(),
+            );
             let (runner, task_shared) = (&runner, Arc::clone(&shared));
             let handle =
                 std::thread::Builder::new()
@@ -178,6 +185,7 @@ fn connect(graph: &StreamGraph, job: &JobGraph, capacity: usize) -> Vec<TaskPlan
                 subtask,
                 senders: HashMap::new(),
                 receivers: Vec::new(),
+                time: ProcessingTimeService::system(),
             });
         }
     }
@@ -216,7 +224,7 @@ impl TaskRunner<'_> {
         match &self.graph.nodes[head].body {
             NodeBody::Source(source) => {
                 let outputs = self.build_outputs(head, &mut plan)?;
-                let ctx = self.context(head, plan.subtask);
+                let ctx = self.context(head, &plan);
                 let splits = self
                     .splits
                     .get(&head)
@@ -233,7 +241,8 @@ impl TaskRunner<'_> {
         }
     }
 
-    fn context(&self, node: usize, subtask: usize) -> OperatorContext {
+    fn context(&self, node: usize, plan: &TaskPlan) -> OperatorContext {
+        let subtask = plan.subtask;
         let resolved = &self.job.nodes[node];
         OperatorContext {
             info: OperatorInfo {
@@ -251,13 +260,14 @@ impl TaskRunner<'_> {
             execution_mode: self.job.execution_mode,
             batch_size: self.settings.batch_size,
             config: Arc::clone(&self.config),
+            processing_time: plan.time.clone(),
         }
     }
 
     /// The chain starting at operator `node`, for this subtask.
     fn build_node(&self, node: usize, plan: &mut TaskPlan) -> Result<AnyInput, TaskError> {
         let outputs = self.build_outputs(node, plan)?;
-        let ctx = self.context(node, plan.subtask);
+        let ctx = self.context(node, plan);
         match &self.graph.nodes[node].body {
             NodeBody::Operator(operator) => operator.create(ctx, outputs),
             NodeBody::Source(_) => Err(TaskError::failed(
@@ -313,7 +323,7 @@ impl TaskRunner<'_> {
         plan: &mut TaskPlan,
     ) -> Result<AnyInput, TaskError> {
         let edge = &self.graph.edges[edge_index];
-        let info = self.context(node, plan.subtask).info;
+        let info = self.context(node, plan).info;
         let senders = plan
             .senders
             .remove(&edge_index)

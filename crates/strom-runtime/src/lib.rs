@@ -17,10 +17,12 @@ pub mod exchange;
 pub mod executor;
 pub mod graph;
 pub mod operator;
+pub mod processing_time;
 pub mod sink;
 pub mod source;
 mod task;
 pub mod testing;
+pub mod watermark;
 
 pub use error::{JobError, OperatorInfo, TaskError};
 pub use task::{JobShared, TaskControl};

@@ -13,10 +13,11 @@ use std::sync::Arc;
 
 use strom_core::config::Configuration;
 use strom_core::key_group::KeyGroupRange;
-use strom_core::{BoxError, StreamRecord, Watermark};
+use strom_core::{BoxError, StreamRecord, Timestamp, Watermark, WatermarkStatus};
 
 pub use crate::error::OperatorInfo;
 use crate::error::TaskError;
+use crate::processing_time::ProcessingTimeService;
 
 /// Whether keyed aggregations emit every update or only final results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -44,6 +45,8 @@ pub struct OperatorContext {
     pub batch_size: usize,
     /// The job's configuration.
     pub config: Arc<Configuration>,
+    /// The task's processing-time clock and wake-ups.
+    pub processing_time: ProcessingTimeService,
 }
 
 impl OperatorContext {
@@ -77,6 +80,13 @@ pub trait Input<T>: Send {
     fn process_batch(&mut self, batch: Vec<StreamRecord<T>>) -> Result<(), TaskError>;
     /// The combined watermark of the task's inputs advanced.
     fn process_watermark(&mut self, watermark: Watermark) -> Result<(), TaskError>;
+    /// The task's inputs became idle or active again.
+    fn process_watermark_status(&mut self, status: WatermarkStatus) -> Result<(), TaskError>;
+    /// A processing-time wake-up requested through [`ProcessingTimeService`] is due; `now` is
+    /// the current processing time. Parts of a chain without timers ignore it.
+    fn on_processing_time(&mut self, _now: Timestamp) -> Result<(), TaskError> {
+        Ok(())
+    }
     /// All input has ended; emit final results and pass end-of-input on.
     fn end_input(&mut self) -> Result<(), TaskError>;
     /// Send partly filled buffers downstream (the buffer timeout expired or input is idle).
@@ -105,6 +115,14 @@ pub trait OneInputOperator<IN, OUT: 'static>: Send {
         out: &mut Output<OUT>,
     ) -> Result<(), BoxError> {
         out.emit_watermark(watermark);
+        Ok(())
+    }
+    /// A processing-time wake-up is due (see [`ProcessingTimeService::request_wakeup`]).
+    fn on_processing_time(
+        &mut self,
+        _now: Timestamp,
+        _out: &mut Output<OUT>,
+    ) -> Result<(), BoxError> {
         Ok(())
     }
     /// Input has ended: emit what is still held (final results in batch mode).
@@ -179,6 +197,21 @@ impl<T: 'static> Output<T> {
         }
     }
 
+    /// Tells the main and side outputs that this operator became idle or active again.
+    pub fn emit_watermark_status(&mut self, status: WatermarkStatus) {
+        self.main.send_buffer();
+        if self.main.error.is_none() {
+            if let Err(error) = self.main.next.process_watermark_status(status) {
+                self.main.error = Some(error);
+            }
+        }
+        for (_, side) in &mut self.side.outputs {
+            if let Err(error) = side.emit_watermark_status(status) {
+                self.side.error.get_or_insert(error);
+            }
+        }
+    }
+
     /// Adds the side output `tag` (made by [`Output::erased`] for the tag's element type).
     pub fn add_side_output(&mut self, tag: String, output: Box<dyn ErasedOutput>) {
         self.side.outputs.push((tag, output));
@@ -221,6 +254,15 @@ impl<T: 'static> Output<T> {
             .outputs
             .iter_mut()
             .try_for_each(|(_, side)| side.end_input())
+    }
+
+    fn on_processing_time(&mut self, now: Timestamp) -> Result<(), TaskError> {
+        self.finish_batch()?;
+        self.main.next.on_processing_time(now)?;
+        self.side
+            .outputs
+            .iter_mut()
+            .try_for_each(|(_, side)| side.on_processing_time(now))
     }
 
     fn flush(&mut self) -> Result<(), TaskError> {
@@ -296,6 +338,10 @@ pub trait ErasedOutput: Send {
     #[doc(hidden)]
     fn emit_watermark(&mut self, watermark: Watermark) -> Result<(), TaskError>;
     #[doc(hidden)]
+    fn emit_watermark_status(&mut self, status: WatermarkStatus) -> Result<(), TaskError>;
+    #[doc(hidden)]
+    fn on_processing_time(&mut self, now: Timestamp) -> Result<(), TaskError>;
+    #[doc(hidden)]
     fn finish_batch(&mut self) -> Result<(), TaskError>;
     #[doc(hidden)]
     fn end_input(&mut self) -> Result<(), TaskError>;
@@ -313,6 +359,13 @@ impl<X: Send + 'static> ErasedOutput for Output<X> {
     fn emit_watermark(&mut self, watermark: Watermark) -> Result<(), TaskError> {
         Output::emit_watermark(self, watermark);
         self.finish_batch()
+    }
+    fn emit_watermark_status(&mut self, status: WatermarkStatus) -> Result<(), TaskError> {
+        Output::emit_watermark_status(self, status);
+        self.finish_batch()
+    }
+    fn on_processing_time(&mut self, now: Timestamp) -> Result<(), TaskError> {
+        Output::on_processing_time(self, now)
     }
     fn finish_batch(&mut self) -> Result<(), TaskError> {
         Output::finish_batch(self)
@@ -402,6 +455,19 @@ where
         result
     }
 
+    fn process_watermark_status(&mut self, status: WatermarkStatus) -> Result<(), TaskError> {
+        self.output.emit_watermark_status(status);
+        self.output.finish_batch()
+    }
+
+    fn on_processing_time(&mut self, now: Timestamp) -> Result<(), TaskError> {
+        let (operator, output) = (&mut self.operator, &mut self.output);
+        let result = guard(&self.ctx.info, || operator.on_processing_time(now, output));
+        self.output.finish_batch()?;
+        result?;
+        self.output.on_processing_time(now)
+    }
+
     fn end_input(&mut self) -> Result<(), TaskError> {
         let (operator, output) = (&mut self.operator, &mut self.output);
         let result = guard(&self.ctx.info, || operator.end_input(output));
@@ -426,6 +492,9 @@ impl<T: Send> Input<T> for Discard {
         Ok(())
     }
     fn process_watermark(&mut self, _watermark: Watermark) -> Result<(), TaskError> {
+        Ok(())
+    }
+    fn process_watermark_status(&mut self, _status: WatermarkStatus) -> Result<(), TaskError> {
         Ok(())
     }
     fn end_input(&mut self) -> Result<(), TaskError> {
@@ -467,6 +536,16 @@ impl<T: Clone + Send> Input<T> for FanOut<T> {
         self.outputs
             .iter_mut()
             .try_for_each(|o| o.process_watermark(watermark))
+    }
+    fn process_watermark_status(&mut self, status: WatermarkStatus) -> Result<(), TaskError> {
+        self.outputs
+            .iter_mut()
+            .try_for_each(|o| o.process_watermark_status(status))
+    }
+    fn on_processing_time(&mut self, now: Timestamp) -> Result<(), TaskError> {
+        self.outputs
+            .iter_mut()
+            .try_for_each(|o| o.on_processing_time(now))
     }
     fn end_input(&mut self) -> Result<(), TaskError> {
         self.outputs.iter_mut().try_for_each(|o| o.end_input())

@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use strom_core::{BoxError, StreamData, StreamRecord, Timestamp, Watermark};
+use strom_core::{BoxError, StreamData, StreamRecord, Timestamp, Watermark, WatermarkStatus};
 
 use crate::element_type::{element_type, erase_input, AnyInput, ElementType};
 use crate::error::TaskError;
@@ -87,6 +87,9 @@ impl<T: Send, W: SinkWriter<T>> Input<T> for SinkInput<T, W> {
     }
 
     fn process_watermark(&mut self, _watermark: Watermark) -> Result<(), TaskError> {
+        Ok(())
+    }
+    fn process_watermark_status(&mut self, _status: WatermarkStatus) -> Result<(), TaskError> {
         Ok(())
     }
 

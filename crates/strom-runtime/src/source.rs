@@ -15,12 +15,14 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use strom_core::config::options::AUTO_WATERMARK_INTERVAL;
 use strom_core::{BoxError, StreamData, StreamRecord, Timestamp, Watermark};
 
 use crate::element_type::{downcast_input, element_type, AnyInput, ElementType};
 use crate::error::TaskError;
-use crate::operator::{guard, OperatorContext};
+use crate::operator::{guard, BoxedInput, ExecutionMode, OperatorContext};
 use crate::task::TaskControl;
+use crate::watermark::{WatermarkEmitter, WatermarkEvent, WatermarkStrategy};
 
 /// Whether a source ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -154,15 +156,82 @@ pub trait SourceFactory: Send + Sync {
 /// Adapts a typed [`Source`] to [`SourceFactory`].
 pub struct SourceNode<T, S> {
     source: S,
+    watermarks: Option<WatermarkStrategy<T>>,
     _type: PhantomData<fn() -> T>,
 }
 
 impl<T, S> SourceNode<T, S> {
-    /// Wraps `source`.
+    /// Wraps `source`; its records keep the timestamps the reader gives them and the only
+    /// watermark is the final one.
     pub fn new(source: S) -> Self {
         SourceNode {
             source,
+            watermarks: None,
             _type: PhantomData,
+        }
+    }
+
+    /// Wraps `source`, running `strategy` over each split the readers read.
+    pub fn with_watermarks(source: S, strategy: WatermarkStrategy<T>) -> Self {
+        SourceNode {
+            source,
+            watermarks: Some(strategy),
+            _type: PhantomData,
+        }
+    }
+}
+
+/// Hands a source's records, watermarks and status changes to the head of its chain. Each split
+/// gets its own emitter; the source's watermark is the largest any split produced, so a split
+/// that starts behind the previous one never moves event time back.
+struct SourceEmission<T> {
+    head: BoxedInput<T>,
+    emitter: Option<WatermarkEmitter<T>>,
+    watermark: Watermark,
+}
+
+impl<T: Send + 'static> SourceEmission<T> {
+    fn emit(&mut self, batch: Vec<StreamRecord<T>>) -> Result<(), TaskError> {
+        let Some(mut emitter) = self.emitter.take() else {
+            return self.head.process_batch(batch);
+        };
+        let mut result = Ok(());
+        emitter.process_batch(batch, |item| {
+            if result.is_ok() {
+                result = self.hand_on(item);
+            }
+        });
+        self.emitter = Some(emitter);
+        result
+    }
+
+    fn periodic(&mut self, now: Timestamp) -> Result<(), TaskError> {
+        if let Some(mut emitter) = self.emitter.take() {
+            let mut result = Ok(());
+            emitter.on_periodic_emit(now, |item| {
+                if result.is_ok() {
+                    result = self.hand_on(item);
+                }
+            });
+            self.emitter = Some(emitter);
+            result?;
+        }
+        self.head.on_processing_time(now)
+    }
+
+    fn hand_on(
+        &mut self,
+        item: Result<Vec<StreamRecord<T>>, WatermarkEvent>,
+    ) -> Result<(), TaskError> {
+        match item {
+            Ok(records) if records.is_empty() => Ok(()),
+            Ok(records) => self.head.process_batch(records),
+            Err(WatermarkEvent::Watermark(watermark)) if watermark > self.watermark => {
+                self.watermark = watermark;
+                self.head.process_watermark(watermark)
+            }
+            Err(WatermarkEvent::Watermark(_)) => Ok(()),
+            Err(WatermarkEvent::Status(status)) => self.head.process_watermark_status(status),
         }
     }
 }
@@ -189,9 +258,23 @@ impl<T: StreamData, S: Source<T>> SourceFactory for SourceNode<T, S> {
         let Some(splits) = splits.downcast_ref::<SplitQueue<S::Split>>() else {
             unreachable!("the split queue was made by this source node");
         };
-        let mut head = downcast_input::<T>(head);
         let mut reader = guard(&ctx.info, || self.source.create_reader(ctx))?;
-        head.open()?;
+        let mut head = SourceEmission {
+            head: downcast_input::<T>(head),
+            emitter: None,
+            watermark: Watermark::MIN,
+        };
+        head.head.open()?;
+        let time = &ctx.processing_time;
+        let interval = ctx
+            .config
+            .get(&AUTO_WATERMARK_INTERVAL)
+            .unwrap_or(Duration::from_millis(200))
+            .as_millis() as Timestamp;
+        let periodic = self.watermarks.is_some() && interval > 0;
+        if periodic {
+            time.request_wakeup(time.current_processing_time() + interval);
+        }
         let mut output = SourceOutput::new(if control.flushes_every_record() {
             1
         } else {
@@ -200,26 +283,36 @@ impl<T: StreamData, S: Source<T>> SourceFactory for SourceNode<T, S> {
         let mut flush_timer = control.flush_timer();
         while let Some(split) = splits.next() {
             guard(&ctx.info, || reader.start_split(split))?;
+            head.emitter = self.watermarks.as_ref().map(|strategy| {
+                strategy.create_emitter(ctx.execution_mode == ExecutionMode::Streaming)
+            });
             loop {
                 control.check_cancelled()?;
                 let status = guard(&ctx.info, || reader.poll_next(&mut output))?;
                 if !output.is_empty() {
-                    head.process_batch(output.take())?;
+                    head.emit(output.take())?;
                 }
                 match status {
                     ReaderStatus::MoreAvailable => {}
                     ReaderStatus::NothingAvailable => {
-                        head.flush()?;
+                        head.head.flush()?;
                         std::thread::sleep(Duration::from_millis(1));
                     }
                     ReaderStatus::EndOfSplit => break,
                 }
+                if let Some(now) = time.take_due() {
+                    if periodic {
+                        time.request_wakeup(now + interval);
+                    }
+                    head.periodic(now)?;
+                }
                 if flush_timer.is_due() {
-                    head.flush()?;
+                    head.head.flush()?;
                 }
             }
         }
         // A finished source has no more event time to hold back (Flink does the same).
+        let mut head = head.head;
         head.process_watermark(Watermark::MAX)?;
         head.end_input()
     }

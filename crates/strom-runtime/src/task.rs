@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crate::error::TaskError;
 use crate::exchange::{GateEvent, InputGate};
 use crate::operator::BoxedInput;
+use crate::processing_time::ProcessingTimeService;
 
 /// State shared by all tasks of one job run.
 #[derive(Debug, Default)]
@@ -53,14 +54,25 @@ impl JobShared {
 pub struct TaskControl {
     shared: Arc<JobShared>,
     buffer_timeout: Duration,
+    time: ProcessingTimeService,
 }
 
 impl TaskControl {
-    pub(crate) fn new(shared: Arc<JobShared>, buffer_timeout: Duration) -> Self {
+    pub(crate) fn new(
+        shared: Arc<JobShared>,
+        buffer_timeout: Duration,
+        time: ProcessingTimeService,
+    ) -> Self {
         TaskControl {
             shared,
             buffer_timeout,
+            time,
         }
+    }
+
+    /// The task's processing-time clock.
+    pub fn processing_time(&self) -> &ProcessingTimeService {
+        &self.time
     }
 
     /// `Err(Cancelled)` when the job is stopping.
@@ -116,11 +128,20 @@ pub(crate) fn run_input_task<T>(
     head.open()?;
     let mut flush_timer = control.flush_timer();
     loop {
-        let event = gate.next(|| head.flush(), || control.shared.is_cancelled())?;
+        let event = gate.next(
+            || head.flush(),
+            || control.shared.is_cancelled(),
+            &control.time,
+        )?;
         match event {
             GateEvent::Records(batch) => head.process_batch(batch)?,
             GateEvent::Watermark(watermark) => head.process_watermark(watermark)?,
+            GateEvent::WatermarkStatus(status) => head.process_watermark_status(status)?,
+            GateEvent::WakeUp => {}
             GateEvent::EndOfInput => return head.end_input(),
+        }
+        if let Some(now) = control.time.take_due() {
+            head.on_processing_time(now)?;
         }
         if flush_timer.is_due() {
             head.flush()?;

@@ -6,10 +6,11 @@ use std::sync::{Arc, Mutex};
 
 use strom_core::config::Configuration;
 use strom_core::key_group::KeyGroupRange;
-use strom_core::{StreamRecord, Watermark};
+use strom_core::{StreamRecord, Timestamp, Watermark, WatermarkStatus};
 
 use crate::error::{OperatorInfo, TaskError};
 use crate::operator::{ChainLink, ExecutionMode, Input, OneInputOperator, OperatorContext, Output};
+use crate::processing_time::ProcessingTimeService;
 
 /// What an operator emitted, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +19,8 @@ pub enum Emitted<T> {
     Record(StreamRecord<T>),
     /// A watermark.
     Watermark(Watermark),
+    /// A change of watermark status.
+    Status(WatermarkStatus),
     /// End of input.
     EndOfInput,
 }
@@ -44,6 +47,13 @@ impl<T: Send> Input<T> for Recorder<T> {
             .push(Emitted::Watermark(watermark));
         Ok(())
     }
+    fn process_watermark_status(&mut self, status: WatermarkStatus) -> Result<(), TaskError> {
+        self.emitted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Emitted::Status(status));
+        Ok(())
+    }
     fn end_input(&mut self) -> Result<(), TaskError> {
         self.emitted
             .lock()
@@ -60,9 +70,11 @@ impl<T: Send> Input<T> for Recorder<T> {
 pub struct OperatorHarness<IN, OUT> {
     link: Box<dyn Input<IN>>,
     emitted: Arc<Mutex<Vec<Emitted<OUT>>>>,
+    time: ProcessingTimeService,
 }
 
-/// The context of a harnessed operator: `Test Operator (1/1)`, 128 key groups.
+/// The context of a harnessed operator: `Test Operator (1/1)`, 128 key groups, a manual
+/// processing-time clock standing at 0.
 pub fn test_context(execution_mode: ExecutionMode) -> OperatorContext {
     OperatorContext {
         info: OperatorInfo {
@@ -76,6 +88,7 @@ pub fn test_context(execution_mode: ExecutionMode) -> OperatorContext {
         execution_mode,
         batch_size: 4,
         config: Arc::new(Configuration::new()),
+        processing_time: ProcessingTimeService::manual(0),
     }
 }
 
@@ -92,9 +105,14 @@ impl<IN: Send + 'static, OUT: Send + 'static> OperatorHarness<IN, OUT> {
             }),
             ctx.batch_size,
         );
+        let time = ctx.processing_time.clone();
         let mut link: Box<dyn Input<IN>> = Box::new(ChainLink::new(operator, output, ctx));
         link.open()?;
-        Ok(OperatorHarness { link, emitted })
+        Ok(OperatorHarness {
+            link,
+            emitted,
+            time,
+        })
     }
 
     /// Feeds records without timestamps as one batch.
@@ -115,6 +133,25 @@ impl<IN: Send + 'static, OUT: Send + 'static> OperatorHarness<IN, OUT> {
     /// Feeds a watermark.
     pub fn process_watermark(&mut self, timestamp: i64) -> Result<(), TaskError> {
         self.link.process_watermark(Watermark(timestamp))
+    }
+
+    /// Moves the manual processing-time clock to `time`, firing what became due.
+    pub fn set_processing_time(&mut self, time: Timestamp) -> Result<(), TaskError> {
+        self.time.set_manual_time(time);
+        match self.time.take_due() {
+            Some(now) => self.link.on_processing_time(now),
+            None => Ok(()),
+        }
+    }
+
+    /// Feeds a watermark status change.
+    pub fn process_watermark_status(&mut self, status: WatermarkStatus) -> Result<(), TaskError> {
+        self.link.process_watermark_status(status)
+    }
+
+    /// Feeds a batch of records with their timestamps.
+    pub fn process_records(&mut self, records: Vec<StreamRecord<IN>>) -> Result<(), TaskError> {
+        self.link.process_batch(records)
     }
 
     /// Ends the input.

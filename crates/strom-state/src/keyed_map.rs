@@ -75,6 +75,23 @@ impl<K: Hash + Eq, V> KeyGroupedMap<K, V> {
         table.find(hash, |(k, _)| k == key).map(|(_, v)| v)
     }
 
+    /// The value of `key` for update, if present.
+    #[inline]
+    pub fn get_mut(&mut self, hash: u64, key: &K) -> Option<&mut V> {
+        let local = self.local_index(hash).ok()?;
+        self.groups[local]
+            .find_mut(hash, |(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+
+    /// Removes `key` and returns its value, if present.
+    pub fn remove(&mut self, hash: u64, key: &K) -> Option<V> {
+        let local = self.local_index(hash).ok()?;
+        let entry = self.groups[local].find_entry(hash, |(k, _)| k == key).ok()?;
+        self.len -= 1;
+        Some(entry.remove().0 .1)
+    }
+
     /// Number of keys.
     pub fn len(&self) -> usize {
         self.len

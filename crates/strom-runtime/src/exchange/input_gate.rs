@@ -1,15 +1,21 @@
 //! The input side of a task: its channels merged into one ordered stream of events.
 //!
-//! The gate tracks each channel's watermark and end-of-input. The task's event time is the
-//! minimum watermark over the channels that have not ended; it is emitted only when it
-//! advances, so watermarks never go backwards. Ended channels no longer hold event time back.
+//! The gate is the task's watermark valve. It tracks each channel's watermark, whether the
+//! channel is idle and whether it has ended. The task's event time is the minimum watermark over
+//! the channels that are active and have not ended; it is emitted only when it advances, so
+//! watermarks never go backwards. An idle channel does not hold event time back; when it
+//! resumes it counts again only once its watermark has caught up with the task's. When every
+//! open channel is idle the task passes the largest watermark it has seen on and reports itself
+//! idle downstream (as Flink's valve does).
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
-use strom_core::{StreamElement, StreamRecord, Watermark};
+use strom_core::{StreamElement, StreamRecord, Watermark, WatermarkStatus};
 
 use super::channel::{ChannelReceiver, Received};
 use crate::error::TaskError;
+use crate::processing_time::ProcessingTimeService;
 
 /// What the gate hands its task next.
 #[derive(Debug)]
@@ -18,17 +24,33 @@ pub enum GateEvent<T> {
     Records(Vec<StreamRecord<T>>),
     /// The combined watermark advanced to this value.
     Watermark(Watermark),
+    /// All open channels became idle, or one became active again after that.
+    WatermarkStatus(WatermarkStatus),
+    /// No element arrived before a requested processing-time wake-up became due.
+    WakeUp,
     /// Every channel has ended.
     EndOfInput,
+}
+
+/// The watermark state of one channel.
+#[derive(Debug, Clone, Copy)]
+struct ChannelState {
+    watermark: Watermark,
+    ended: bool,
+    idle: bool,
+    /// Whether the channel's watermark takes part in the minimum (false after it resumed from
+    /// idleness behind the task's watermark).
+    aligned: bool,
 }
 
 /// All input channels of one subtask.
 pub struct InputGate<T> {
     receivers: Vec<ChannelReceiver<T>>,
-    watermarks: Vec<Watermark>,
-    ended: Vec<bool>,
+    channels: Vec<ChannelState>,
     open_channels: usize,
     current_watermark: Watermark,
+    idle: bool,
+    pending: VecDeque<GateEvent<T>>,
     next_channel: usize,
 }
 
@@ -39,32 +61,42 @@ impl<T> InputGate<T> {
     /// A gate over `receivers`.
     pub fn new(receivers: Vec<ChannelReceiver<T>>) -> Self {
         let n = receivers.len();
+        let initial = ChannelState {
+            watermark: Watermark::MIN,
+            ended: false,
+            idle: false,
+            aligned: true,
+        };
         InputGate {
             receivers,
-            watermarks: vec![Watermark::MIN; n],
-            ended: vec![false; n],
+            channels: vec![initial; n],
             open_channels: n,
             current_watermark: Watermark::MIN,
+            idle: false,
+            pending: VecDeque::new(),
             next_channel: 0,
         }
     }
 
     /// The next event. Before blocking on empty channels it calls `on_idle` (the task flushes
-    /// its output there); while blocked it calls `is_cancelled` now and then.
+    /// its output there); while blocked it calls `is_cancelled` now and then, and it returns
+    /// [`GateEvent::WakeUp`] when a wake-up requested from `time` is due.
     pub fn next(
         &mut self,
         mut on_idle: impl FnMut() -> Result<(), TaskError>,
         is_cancelled: impl Fn() -> bool,
+        time: &ProcessingTimeService,
     ) -> Result<GateEvent<T>, TaskError> {
         let mut idle_flushed = false;
         loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Ok(event);
+            }
             if self.open_channels == 0 {
                 return Ok(GateEvent::EndOfInput);
             }
             if let Some((channel, element)) = self.poll_channels()? {
-                if let Some(event) = self.accept(channel, element) {
-                    return Ok(event);
-                }
+                self.accept(channel, element);
                 continue;
             }
             if !idle_flushed {
@@ -74,10 +106,13 @@ impl<T> InputGate<T> {
             if is_cancelled() {
                 return Err(TaskError::Cancelled);
             }
-            if let Some((channel, element)) = self.wait_any()? {
-                if let Some(event) = self.accept(channel, element) {
-                    return Ok(event);
-                }
+            let wait = match time.time_until_wakeup() {
+                Some(wait) if wait.is_zero() => return Ok(GateEvent::WakeUp),
+                Some(wait) => wait.min(POLL_INTERVAL),
+                None => POLL_INTERVAL,
+            };
+            if let Some((channel, element)) = self.wait_any(wait)? {
+                self.accept(channel, element);
             }
         }
     }
@@ -88,7 +123,7 @@ impl<T> InputGate<T> {
         let n = self.receivers.len();
         for offset in 0..n {
             let channel = (self.next_channel + offset) % n;
-            if self.ended[channel] {
+            if self.channels[channel].ended {
                 continue;
             }
             match self.receivers[channel].try_receive() {
@@ -103,13 +138,13 @@ impl<T> InputGate<T> {
         Ok(None)
     }
 
-    /// Blocks up to the poll interval for any open channel.
-    fn wait_any(&mut self) -> Result<Option<(usize, StreamElement<T>)>, TaskError> {
+    /// Blocks up to `wait` for any open channel.
+    fn wait_any(&mut self, wait: Duration) -> Result<Option<(usize, StreamElement<T>)>, TaskError> {
         let open: Vec<usize> = (0..self.receivers.len())
-            .filter(|c| !self.ended[*c])
+            .filter(|c| !self.channels[*c].ended)
             .collect();
         if let [channel] = open[..] {
-            return match self.receivers[channel].receive_timeout(POLL_INTERVAL) {
+            return match self.receivers[channel].receive_timeout(wait) {
                 Received::Element(element) => Ok(Some((channel, element))),
                 Received::Empty => Ok(None),
                 Received::Disconnected => Err(TaskError::Cancelled),
@@ -119,7 +154,7 @@ impl<T> InputGate<T> {
         for channel in &open {
             select.recv(&self.receivers[*channel].inner);
         }
-        match select.ready_timeout(POLL_INTERVAL) {
+        match select.ready_timeout(wait) {
             Ok(ready) => Ok(self
                 .poll_one(open[ready])?
                 .map(|element| (open[ready], element))),
@@ -135,38 +170,90 @@ impl<T> InputGate<T> {
         }
     }
 
-    /// Applies an element from `channel`; returns the event it produces, if any.
-    fn accept(&mut self, channel: usize, element: StreamElement<T>) -> Option<GateEvent<T>> {
+    /// Applies an element from `channel`, queueing the events it produces.
+    fn accept(&mut self, channel: usize, element: StreamElement<T>) {
         match element {
-            StreamElement::Records(batch) => Some(GateEvent::Records(batch)),
+            StreamElement::Records(batch) => self.pending.push_back(GateEvent::Records(batch)),
             StreamElement::Watermark(watermark) => {
-                if watermark > self.watermarks[channel] {
-                    self.watermarks[channel] = watermark;
+                let state = &mut self.channels[channel];
+                if watermark > state.watermark {
+                    state.watermark = watermark;
                 }
-                self.advance_watermark()
+                if !state.idle && state.watermark >= self.current_watermark {
+                    state.aligned = true;
+                }
+                self.advance_watermark();
+            }
+            StreamElement::WatermarkStatus(WatermarkStatus::Idle) => {
+                let state = &mut self.channels[channel];
+                state.idle = true;
+                state.aligned = false;
+                self.after_channel_left();
+            }
+            StreamElement::WatermarkStatus(WatermarkStatus::Active) => {
+                let current = self.current_watermark;
+                let state = &mut self.channels[channel];
+                state.idle = false;
+                state.aligned = state.watermark >= current;
+                if self.idle {
+                    self.idle = false;
+                    self.pending
+                        .push_back(GateEvent::WatermarkStatus(WatermarkStatus::Active));
+                }
             }
             StreamElement::EndOfInput => {
-                self.ended[channel] = true;
+                let state = &mut self.channels[channel];
+                state.ended = true;
+                state.aligned = false;
                 self.open_channels -= 1;
                 if self.open_channels == 0 {
-                    Some(GateEvent::EndOfInput)
+                    self.pending.push_back(GateEvent::EndOfInput);
                 } else {
-                    self.advance_watermark()
+                    self.after_channel_left();
                 }
             }
         }
     }
 
-    fn advance_watermark(&mut self) -> Option<GateEvent<T>> {
-        let combined = (0..self.receivers.len())
-            .filter(|c| !self.ended[*c])
-            .map(|c| self.watermarks[c])
-            .min()?;
-        if combined > self.current_watermark {
-            self.current_watermark = combined;
-            Some(GateEvent::Watermark(combined))
+    /// A channel stopped holding event time back (idle or ended): the minimum may advance, or
+    /// every remaining channel may be idle.
+    fn after_channel_left(&mut self) {
+        let open = || self.channels.iter().filter(|c| !c.ended);
+        if open().all(|c| c.idle) {
+            if let Some(max) = open().map(|c| c.watermark).max() {
+                self.emit_if_advanced(max);
+            }
+            if !self.idle {
+                self.idle = true;
+                self.pending
+                    .push_back(GateEvent::WatermarkStatus(WatermarkStatus::Idle));
+            }
         } else {
-            None
+            self.advance_watermark();
+        }
+    }
+
+    fn advance_watermark(&mut self) {
+        let combined = self
+            .channels
+            .iter()
+            .filter(|c| !c.ended && !c.idle && c.aligned)
+            .map(|c| c.watermark)
+            .min();
+        if let Some(combined) = combined {
+            self.emit_if_advanced(combined);
+        }
+    }
+
+    fn emit_if_advanced(&mut self, watermark: Watermark) {
+        if watermark > self.current_watermark {
+            self.current_watermark = watermark;
+            for state in &mut self.channels {
+                if !state.idle && !state.ended && state.watermark >= watermark {
+                    state.aligned = true;
+                }
+            }
+            self.pending.push_back(GateEvent::Watermark(watermark));
         }
     }
 }
@@ -177,13 +264,16 @@ mod tests {
     use crate::exchange::channel;
 
     fn events(gate: &mut InputGate<u32>, n: usize) -> Vec<String> {
+        let time = ProcessingTimeService::manual(0);
         (0..n)
-            .map(|_| match gate.next(|| Ok(()), || false).unwrap() {
+            .map(|_| match gate.next(|| Ok(()), || false, &time).unwrap() {
                 GateEvent::Records(batch) => format!(
                     "records {:?}",
                     batch.iter().map(|r| r.value).collect::<Vec<_>>()
                 ),
                 GateEvent::Watermark(w) => format!("watermark {}", w.0),
+                GateEvent::WatermarkStatus(status) => format!("{status:?}"),
+                GateEvent::WakeUp => "wake-up".to_string(),
                 GateEvent::EndOfInput => "end".to_string(),
             })
             .collect()
@@ -217,8 +307,69 @@ mod tests {
         drop(sender);
         let mut gate = InputGate::new(vec![receiver]);
         assert!(matches!(
-            gate.next(|| Ok(()), || false),
+            gate.next(|| Ok(()), || false, &ProcessingTimeService::manual(0)),
             Err(TaskError::Cancelled)
+        ));
+    }
+
+    /// Everything the gate has to say until it would block.
+    fn drain(gate: &mut InputGate<u32>) -> Vec<String> {
+        let time = ProcessingTimeService::manual(0);
+        time.request_wakeup(0);
+        let mut seen = Vec::new();
+        loop {
+            match gate.next(|| Ok(()), || false, &time).unwrap() {
+                GateEvent::WakeUp => return seen,
+                GateEvent::Watermark(w) => seen.push(format!("watermark {}", w.0)),
+                other => seen.push(format!("{other:?}")),
+            }
+        }
+    }
+
+    #[test]
+    fn idle_channels_do_not_hold_event_time_back_until_they_catch_up() {
+        let (s0, r0) = channel(16);
+        let (s1, r1) = channel(16);
+        let mut gate = InputGate::new(vec![r0, r1]);
+        let wm = |t| StreamElement::Watermark(Watermark(t));
+        let status = StreamElement::WatermarkStatus;
+        s0.send(wm(10)).unwrap();
+        s1.send(wm(5)).unwrap();
+        assert_eq!(drain(&mut gate), ["watermark 5"]);
+        s1.send(status(WatermarkStatus::Idle)).unwrap();
+        assert_eq!(drain(&mut gate), ["watermark 10"]);
+        s0.send(wm(20)).unwrap();
+        assert_eq!(drain(&mut gate), ["watermark 20"]);
+        // Channel 1 resumes behind the task's event time: it is not counted until it catches up.
+        s1.send(status(WatermarkStatus::Active)).unwrap();
+        s1.send(wm(15)).unwrap();
+        assert_eq!(drain(&mut gate), Vec::<String>::new());
+        s0.send(wm(25)).unwrap();
+        assert_eq!(drain(&mut gate), ["watermark 25"]);
+        s1.send(wm(30)).unwrap();
+        assert_eq!(drain(&mut gate), Vec::<String>::new());
+        s0.send(wm(40)).unwrap();
+        assert_eq!(drain(&mut gate), ["watermark 30"]);
+        // All idle: the largest watermark seen goes on, then the task is idle itself.
+        s0.send(status(WatermarkStatus::Idle)).unwrap();
+        s1.send(status(WatermarkStatus::Idle)).unwrap();
+        assert_eq!(
+            drain(&mut gate),
+            ["watermark 40", "WatermarkStatus(Idle)"]
+        );
+        s0.send(status(WatermarkStatus::Active)).unwrap();
+        assert_eq!(drain(&mut gate), ["WatermarkStatus(Active)"]);
+    }
+
+    #[test]
+    fn a_due_wakeup_interrupts_waiting() {
+        let (_sender, receiver) = channel::<u32>(1);
+        let mut gate = InputGate::new(vec![receiver]);
+        let time = ProcessingTimeService::manual(10);
+        time.request_wakeup(10);
+        assert!(matches!(
+            gate.next(|| Ok(()), || false, &time),
+            Ok(GateEvent::WakeUp)
         ));
     }
 }

@@ -4,7 +4,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use strom_core::{StreamElement, StreamRecord, Watermark};
+use strom_core::{StreamElement, StreamRecord, Watermark, WatermarkStatus};
 
 use super::channel::ChannelSender;
 use super::partitioner::RecordRouter;
@@ -47,6 +47,11 @@ macro_rules! control_elements {
             self.flush()?;
             self.channels
                 .send_to_all(StreamElement::Watermark(watermark))
+        }
+        fn process_watermark_status(&mut self, status: WatermarkStatus) -> Result<(), TaskError> {
+            self.flush()?;
+            self.channels
+                .send_to_all(StreamElement::WatermarkStatus(status))
         }
         fn end_input(&mut self) -> Result<(), TaskError> {
             self.flush()?;
