@@ -44,14 +44,24 @@ pub mod prelude {
     pub use strom_api::functions::{
         Collector, Context, OutputTag, ProcessFunction, RuntimeContext,
     };
+    pub use strom_api::watermarks::{WatermarkGenerator, WatermarkOutput, WatermarkStrategy};
+    pub use strom_api::windowing::{
+        AggregateFunction, ContinuousEventTimeTrigger, ContinuousProcessingTimeTrigger,
+        CountEvictor, CountTrigger, EventTimeSessionWindows, EventTimeTrigger, Evictor,
+        GlobalWindow, GlobalWindows, ProcessWindowFunction, ProcessingTimeSessionWindows,
+        ProcessingTimeTrigger, PurgingTrigger, SlidingEventTimeWindows,
+        SlidingProcessingTimeWindows, TimeEvictor, TimeWindow, Trigger, TriggerContext,
+        TriggerResult, TumblingEventTimeWindows, TumblingProcessingTimeWindows, Window,
+        WindowContext,
+    };
     pub use strom_api::{
-        DataStream, DataStreamSink, JobClient, JobExecutionResult, KeyedStream,
-        StreamExecutionEnvironment,
+        AllWindowedStream, CollectedRecords, DataStream, DataStreamSink, JobClient, JobExecutionResult,
+        KeyedStream, StreamExecutionEnvironment, WindowedStream,
     };
     pub use strom_connectors::file::WriteMode;
     pub use strom_core::config::{Configuration, RuntimeExecutionMode};
     pub use strom_core::format::Printable;
-    pub use strom_core::{printable_via_display, BoxError, StreamRecord, Timestamp};
+    pub use strom_core::{printable_via_display, BoxError, StreamRecord, Timestamp, Watermark};
     pub use strom_runtime::sink::{Sink, SinkWriter};
     pub use strom_runtime::source::{
         Boundedness, ReaderStatus, Source, SourceOutput, SourceReader, SourceSplit,

@@ -66,7 +66,7 @@ fn the_source_reconnects_when_max_retry_allows() {
     let source = strom::connectors::socket::SocketTextSource::new("127.0.0.1", port, b'\n', 1)
         .with_retry_delay(std::time::Duration::from_millis(20));
     let lines = env
-        .from_source(source, "Socket")
+        .from_source(source, WatermarkStrategy::no_watermarks(), "Socket")
         .execute_and_collect()
         .unwrap();
     peer.join().unwrap();

@@ -1,6 +1,10 @@
 //! [`DataStream`]: a stream of records of one type, and the transformations, partitionings
 //! and sinks that can follow it.
 
+use crate::watermarks::{TimestampsAndWatermarksOperator, WatermarkStrategy};
+use crate::windowing::{
+    AllWindowedStream, CountTrigger, GlobalWindows, PurgingTrigger, WindowAssigner, WindowedStream,
+};
 use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -162,6 +166,26 @@ impl<T: StreamData> DataStream<T> {
             _types: PhantomData,
         });
         self.add_operator("Process", NodeBody::Operator(factory))
+    }
+
+    /// Stamps records with event timestamps and generates watermarks by `strategy` (Flink's
+    /// `assignTimestampsAndWatermarks`); watermarks from upstream are replaced by the new ones.
+    pub fn assign_timestamps_and_watermarks(&self, strategy: WatermarkStrategy<T>) -> DataStream<T> {
+        let factory = operator_factory(move |_| TimestampsAndWatermarksOperator::new(strategy.clone()));
+        self.add_operator("Timestamps/Watermarks", NodeBody::Operator(factory))
+    }
+
+    /// Groups the whole stream into windows evaluated by a single subtask (Flink's
+    /// `windowAll`).
+    pub fn window_all<A: WindowAssigner<T>>(&self, assigner: A) -> AllWindowedStream<T, A, A::DefaultTrigger> {
+        let keyed = self.key_by(|_| ());
+        WindowedStream::new(&keyed, assigner, true)
+    }
+
+    /// Windows of `size` records of the whole stream, evaluated by a single subtask.
+    pub fn count_window_all(&self, size: u64) -> AllWindowedStream<T, GlobalWindows, PurgingTrigger<CountTrigger>> {
+        self.window_all(GlobalWindows::create())
+            .trigger(PurgingTrigger::of(CountTrigger::of(size)))
     }
 
     /// Partitions by the key `key_selector` extracts: records with equal keys go to the same
@@ -352,14 +376,20 @@ impl<T: StreamData> DataStream<T> {
     /// Runs the job and returns every record of this stream, in the order one collecting
     /// subtask received them (for tests and small programs; the stream must be bounded).
     pub fn execute_and_collect(&self) -> Result<Vec<T>, JobError> {
+        let collected = self.collect_async();
+        self.get_execution_environment()
+            .execute("DataStream Collect")?;
+        Ok(collected.take())
+    }
+
+    /// Collects the stream's records into memory when the job runs; read them with
+    /// [`CollectedRecords::take`] after `execute` (Flink's `collectAsync`). Several streams of
+    /// one job can be collected this way.
+    pub fn collect_async(&self) -> CollectedRecords<T> {
         let results = Arc::new(Mutex::new(Vec::new()));
         self.add_sink("Sink: Collect", CollectSink::new(Arc::clone(&results)))
             .set_parallelism(1);
-        self.get_execution_environment()
-            .execute("DataStream Collect")?;
-        let collected =
-            std::mem::take(&mut *results.lock().unwrap_or_else(|poison| poison.into_inner()));
-        Ok(collected)
+        CollectedRecords { results }
     }
 
     fn single_node(&self, method: &str) -> Option<usize> {
@@ -457,5 +487,17 @@ impl DataStreamSink {
     /// Runs the sink in a task of its own.
     pub fn disable_chaining(self) -> Self {
         self.configure(|spec| spec.chaining = ChainingStrategy::Never)
+    }
+}
+
+/// Records collected by [`DataStream::collect_async`].
+pub struct CollectedRecords<T> {
+    results: Arc<Mutex<Vec<T>>>,
+}
+
+impl<T> CollectedRecords<T> {
+    /// The records collected so far, in arrival order, leaving the collection empty.
+    pub fn take(&self) -> Vec<T> {
+        std::mem::take(&mut *self.results.lock().unwrap_or_else(|poison| poison.into_inner()))
     }
 }

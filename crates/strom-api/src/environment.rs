@@ -23,10 +23,11 @@ use strom_runtime::graph::{
     StreamGraph, StreamNode,
 };
 use strom_runtime::operator::ExecutionMode;
-use strom_runtime::source::{Boundedness, Source, SourceNode};
+use strom_runtime::source::{Boundedness, Source, SourceFactory, SourceNode};
 use strom_runtime::{JobError, JobShared};
 
 use crate::datastream::{DataStream, StreamInput};
+use crate::watermarks::WatermarkStrategy;
 
 /// Records per batch moved between operators and tasks.
 const BATCH_SIZE: usize = 1024;
@@ -331,7 +332,18 @@ impl StreamExecutionEnvironment {
         parallelism: Option<usize>,
     ) -> DataStream<T> {
         let bounded = source.boundedness() == Boundedness::Bounded;
-        let body = NodeBody::Source(Box::new(SourceNode::new(source)));
+        self.add_source_node(Box::new(SourceNode::new(source)), bounded, name, parallel, parallelism)
+    }
+
+    fn add_source_node<T: StreamData>(
+        &self,
+        node: Box<dyn SourceFactory>,
+        bounded: bool,
+        name: &str,
+        parallel: bool,
+        parallelism: Option<usize>,
+    ) -> DataStream<T> {
+        let body = NodeBody::Source(node);
         let mut state = self.env.borrow_mut();
         let node = state.add_node(
             &format!("Source: {name}"),
@@ -345,9 +357,19 @@ impl StreamExecutionEnvironment {
         DataStream::from_node(Env::clone(&self.env), node)
     }
 
-    /// A stream from any [`Source`], named `Source: {name}`.
-    pub fn from_source<T: StreamData, S: Source<T>>(&self, source: S, name: &str) -> DataStream<T> {
-        self.add_source(source, name, true, None)
+    /// A stream from any [`Source`], named `Source: {name}`, with event time from `strategy`
+    /// applied per source split (Flink's `fromSource`): each split gets its own watermark
+    /// generator, and the source's watermark is the largest its splits have reached (a reader
+    /// reads its splits one after another).
+    pub fn from_source<T: StreamData, S: Source<T>>(
+        &self,
+        source: S,
+        strategy: WatermarkStrategy<T>,
+        name: &str,
+    ) -> DataStream<T> {
+        let bounded = source.boundedness() == Boundedness::Bounded;
+        let node = SourceNode::with_watermarks(source, strategy);
+        self.add_source_node(Box::new(node), bounded, name, true, None)
     }
 
     /// The elements of `items`, in order (parallelism 1 unless set otherwise).

@@ -14,6 +14,9 @@ use crate::datastream::{DataStream, StreamInput};
 use crate::fields::Fields;
 use crate::operators::{Aggregation, KeyedAggregationOperator};
 use crate::routing::KeySelector;
+use crate::windowing::{
+    CountEvictor, CountTrigger, GlobalWindows, PurgingTrigger, WindowAssigner, WindowedStream,
+};
 
 /// A stream whose records are partitioned by key (Flink's `KeyedStream`): each key's records
 /// reach one subtask, in order, and keyed state belongs to the key.
@@ -158,5 +161,39 @@ impl<T: StreamData, K: StreamData + std::hash::Hash + Eq> KeyedStream<T, K> {
             false,
             Aggregation::extreme_by(position, Ordering::Greater),
         )
+    }
+
+    /// Groups each key's records into the windows `assigner` gives them (Flink's `window`).
+    pub fn window<A: WindowAssigner<T>>(
+        &self,
+        assigner: A,
+    ) -> WindowedStream<T, K, A, A::DefaultTrigger> {
+        WindowedStream::new(self, assigner, false)
+    }
+
+    /// Windows of `size` records per key: fires and empties a key's window at every `size`-th
+    /// record (`GlobalWindows` with a purging count trigger).
+    pub fn count_window(
+        &self,
+        size: u64,
+    ) -> WindowedStream<T, K, GlobalWindows, PurgingTrigger<CountTrigger>> {
+        self.window(GlobalWindows::create())
+            .trigger(PurgingTrigger::of(CountTrigger::of(size)))
+    }
+
+    /// The last `size` records of a key, evaluated every `slide` records.
+    pub fn count_window_with_slide(
+        &self,
+        size: u64,
+        slide: u64,
+    ) -> WindowedStream<T, K, GlobalWindows, CountTrigger, CountEvictor> {
+        self.window(GlobalWindows::create())
+            .evictor(CountEvictor::of(size as usize))
+            .trigger(CountTrigger::of(slide))
+    }
+
+    /// The stream that feeds keyed operators: records routed by key group.
+    pub(crate) fn keyed_input(&self) -> DataStream<T> {
+        self.stream.clone()
     }
 }

@@ -15,7 +15,10 @@ pub mod functions;
 mod keyed_stream;
 mod operators;
 mod routing;
+pub mod watermarks;
+pub mod windowing;
 
-pub use datastream::{DataStream, DataStreamSink};
+pub use datastream::{CollectedRecords, DataStream, DataStreamSink};
 pub use environment::{JobClient, JobExecutionResult, StreamExecutionEnvironment};
 pub use keyed_stream::KeyedStream;
+pub use windowing::{AllWindowedStream, WindowedStream};

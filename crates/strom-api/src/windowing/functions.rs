@@ -1,0 +1,78 @@
+//! What window results are computed with: incremental [`AggregateFunction`]s and the
+//! [`ProcessWindowFunction`] that sees a whole window with its context.
+
+use strom_core::{BoxError, StreamData, StreamRecord, Timestamp};
+use strom_runtime::operator::SideOutputs;
+
+use super::window::Window;
+use crate::functions::{Collector, OutputTag};
+
+/// An incremental aggregation with an accumulator (Flink's `AggregateFunction`): records are
+/// added as they arrive, accumulators of merged windows are merged, and the result is read
+/// when the window fires.
+pub trait AggregateFunction<IN>: Clone + Send + Sync + 'static {
+    /// The running state of one window.
+    type Acc: Clone + Send + 'static;
+    /// The result.
+    type Out: StreamData;
+
+    /// A new, empty accumulator.
+    fn create_accumulator(&self) -> Self::Acc;
+    /// Adds a record.
+    fn add(&self, value: IN, accumulator: &mut Self::Acc);
+    /// The result of an accumulator.
+    fn get_result(&self, accumulator: &Self::Acc) -> Self::Out;
+    /// Merges `other` into `accumulator` (session windows).
+    fn merge(&self, accumulator: &mut Self::Acc, other: Self::Acc);
+}
+
+/// The context of a window evaluation.
+pub struct WindowContext<'a, W> {
+    pub(crate) window: &'a W,
+    pub(crate) watermark: Timestamp,
+    pub(crate) processing_time: Timestamp,
+    pub(crate) side: &'a mut SideOutputs,
+}
+
+impl<W: Window> WindowContext<'_, W> {
+    /// The window being evaluated.
+    pub fn window(&self) -> &W {
+        self.window
+    }
+
+    /// The operator's current event time.
+    pub fn current_watermark(&self) -> Timestamp {
+        self.watermark
+    }
+
+    /// The current processing time.
+    pub fn current_processing_time(&self) -> Timestamp {
+        self.processing_time
+    }
+
+    /// Emits `value` to the side output `tag`, with the window's timestamp.
+    pub fn output<X: 'static>(&mut self, tag: &OutputTag<X>, value: X) {
+        self.side.collect(
+            tag.id(),
+            StreamRecord::with_timestamp(value, self.window.max_timestamp()),
+        );
+    }
+}
+
+/// Evaluates a whole window at once (Flink's `ProcessWindowFunction`). Alone it receives every
+/// record of the window; after `reduce` or `aggregate` it receives the one pre-aggregated value.
+pub trait ProcessWindowFunction<IN, OUT, K, W: Window>: Clone + Send + Sync + 'static {
+    /// Evaluates the window of `key`.
+    fn process(
+        &mut self,
+        key: &K,
+        ctx: &mut WindowContext<'_, W>,
+        elements: Vec<IN>,
+        out: &mut Collector<'_, OUT>,
+    ) -> Result<(), BoxError>;
+
+    /// The window is removed (its allowed lateness has passed).
+    fn clear(&mut self, _ctx: &mut WindowContext<'_, W>) -> Result<(), BoxError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,491 @@
+//! The window operator: Flink's `WindowOperator` over key-partitioned records.
+//!
+//! Per key it keeps the key's open windows (a short list: one or two tumbling windows, `size /
+//! slide` sliding ones, a few sessions), each with its contents and its trigger's state. Timers
+//! live in two [`TimerQueue`]s, event and processing time, namespaced by window. A record is
+//! added to each window it is assigned to unless the window is already past its allowed
+//! lateness; a record that fits no window and is late goes to the late-data side output. A
+//! window's state is removed at its cleanup time: the end of the window plus the allowed
+//! lateness in event time, the end of the window in processing time.
+
+use std::marker::PhantomData;
+
+use strom_core::{BoxError, StreamRecord, Timestamp, Watermark};
+use strom_runtime::exchange::KeyedRecord;
+use strom_runtime::operator::{ExecutionMode, OneInputOperator, OperatorContext, Output};
+use strom_runtime::processing_time::ProcessingTimeService;
+use strom_state::{KeyGroupedMap, Timer, TimerQueue};
+
+use super::assigners::WindowAssigner;
+use super::contents::{WindowContents, WindowFunction};
+use super::functions::WindowContext;
+use super::triggers::{TimerAction, Trigger, TriggerContext, TriggerResult};
+use super::window::Window;
+
+/// How a windowed stream was configured, apart from its function.
+pub(crate) struct WindowSettings<A, TR> {
+    pub(crate) assigner: A,
+    pub(crate) trigger: TR,
+    pub(crate) allowed_lateness: Timestamp,
+    pub(crate) late_data_tag: Option<String>,
+}
+
+/// One open window of one key.
+struct WindowSlot<W, Acc, S> {
+    window: W,
+    /// `None` after a purge, until the next record.
+    contents: Option<Acc>,
+    trigger_state: S,
+    /// The event-time timer this slot last registered (skips re-registering the same timer
+    /// for every record of the window).
+    event_timer: Option<Timestamp>,
+    cleanup_registered: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TimeDomain {
+    Event,
+    Processing,
+}
+
+/// The timers and clocks of the operator, apart from the window state so both can be borrowed.
+struct Timers<K, W> {
+    event: TimerQueue<K, W>,
+    processing: TimerQueue<K, W>,
+    watermark: Timestamp,
+    time: ProcessingTimeService,
+    actions: Vec<TimerAction>,
+}
+
+impl<K: Eq + Clone, W: Window> Timers<K, W> {
+    /// Applies what a trigger asked for, for `key` and `window`.
+    fn apply(&mut self, key: &K, hash: u64, window: &W, event_timer: &mut Option<Timestamp>) {
+        for action in self.actions.drain(..) {
+            match action {
+                TimerAction::RegisterEventTime(time) => {
+                    if *event_timer != Some(time) {
+                        self.event.register(time, key, hash, window);
+                        *event_timer = Some(time);
+                    }
+                }
+                TimerAction::DeleteEventTime(time) => {
+                    self.event.delete(time, key, hash, window);
+                    if *event_timer == Some(time) {
+                        *event_timer = None;
+                    }
+                }
+                TimerAction::RegisterProcessingTime(time) => {
+                    if self.processing.register(time, key, hash, window) {
+                        self.time.request_wakeup(time);
+                    }
+                }
+                TimerAction::DeleteProcessingTime(time) => {
+                    self.processing.delete(time, key, hash, window);
+                }
+            }
+        }
+    }
+}
+
+/// Flink's `WindowOperator` for one key-partitioned input.
+pub(crate) struct WindowOperator<K, T, A: WindowAssigner<T>, TR: Trigger<T, A::W>, C: WindowContents<T, A::W>, F, OUT> {
+    settings: WindowSettings<A, TR>,
+    contents: C,
+    function: F,
+    windows: KeyGroupedMap<K, Vec<WindowSlot<A::W, C::Acc, TR::State>>>,
+    timers: Timers<K, A::W>,
+    batch_mode: bool,
+    assigned: Vec<A::W>,
+    _types: PhantomData<fn(T) -> OUT>,
+}
+
+impl<K, T, A, TR, C, F, OUT> WindowOperator<K, T, A, TR, C, F, OUT>
+where
+    K: std::hash::Hash + Eq + Clone + Send + 'static,
+    T: Clone + Send + 'static,
+    A: WindowAssigner<T>,
+    TR: Trigger<T, A::W>,
+    C: WindowContents<T, A::W>,
+{
+    pub(crate) fn new(settings: WindowSettings<A, TR>, contents: C, function: F, ctx: &OperatorContext) -> Self {
+        WindowOperator {
+            settings,
+            contents,
+            function,
+            windows: KeyGroupedMap::new(ctx.key_group_range, ctx.max_parallelism),
+            timers: Timers {
+                event: TimerQueue::new(),
+                processing: TimerQueue::new(),
+                watermark: Timestamp::MIN,
+                time: ctx.processing_time.clone(),
+                actions: Vec::new(),
+            },
+            batch_mode: ctx.execution_mode == ExecutionMode::Batch,
+            assigned: Vec::new(),
+            _types: PhantomData,
+        }
+    }
+
+    fn cleanup_time(&self, window: &A::W) -> Timestamp {
+        if self.settings.assigner.is_event_time() {
+            window
+                .max_timestamp()
+                .saturating_add(self.settings.allowed_lateness)
+        } else {
+            window.max_timestamp()
+        }
+    }
+
+    fn is_window_late(&self, window: &A::W) -> bool {
+        self.settings.assigner.is_event_time() && self.cleanup_time(window) <= self.timers.watermark
+    }
+
+    fn trigger_context<'a>(timers: &'a mut Timers<K, A::W>, state: &'a mut TR::State, now: Timestamp) -> TriggerContext<'a, TR::State> {
+        TriggerContext {
+            state,
+            timers: &mut timers.actions,
+            watermark: timers.watermark,
+            processing_time: now,
+        }
+    }
+}
+
+impl<K, T, A, TR, C, F, OUT> WindowOperator<K, T, A, TR, C, F, OUT>
+where
+    K: std::hash::Hash + Eq + Clone + Send + 'static,
+    T: Clone + Send + 'static,
+    A: WindowAssigner<T>,
+    TR: Trigger<T, A::W>,
+    C: WindowContents<T, A::W>,
+    F: WindowFunction<K, A::W, C::Result, OUT>,
+    OUT: 'static,
+{
+    fn process_record(&mut self, record: StreamRecord<KeyedRecord<K, T>>, now: Timestamp, out: &mut Output<OUT>) -> Result<(), BoxError> {
+        let KeyedRecord { key, hash, value } = record.value;
+        let timestamp = if self.settings.assigner.is_event_time() {
+            record.timestamp.ok_or(
+                "a record has no timestamp: event-time windows need assign_timestamps_and_watermarks \
+                 or a source with a watermark strategy",
+            )?
+        } else {
+            now
+        };
+        let mut assigned = std::mem::take(&mut self.assigned);
+        assigned.clear();
+        self.settings
+            .assigner
+            .assign_windows(&value, timestamp, &mut assigned);
+        if self.windows.get_mut(hash, &key).is_none() {
+            if let strom_state::KeyedEntry::Vacant(vacant) = self.windows.entry(hash, key.clone())? {
+                vacant.insert(Vec::new());
+            }
+        }
+        let mut skipped = true;
+        let mut value = Some(value);
+        let count = assigned.len();
+        for (index, window) in assigned.drain(..).enumerate() {
+            let window = if self.settings.assigner.is_merging() {
+                self.merge_into(&key, hash, window, now)?
+            } else {
+                window
+            };
+            if self.is_window_late(&window) {
+                if self.settings.assigner.is_merging() {
+                    self.remove_window(&key, hash, &window);
+                }
+                continue;
+            }
+            skipped = false;
+            let element = if index + 1 == count {
+                value.take().expect("the value is taken for the last window only")
+            } else {
+                value.clone().expect("the value is kept until the last window")
+            };
+            self.add_to_window(&key, hash, window, StreamRecord::with_timestamp(element, timestamp), now, out)?;
+        }
+        self.assigned = assigned;
+        if let Some(slots) = self.windows.get_mut(hash, &key) {
+            if slots.is_empty() {
+                self.windows.remove(hash, &key);
+            }
+        }
+        let late = self.settings.assigner.is_event_time()
+            && timestamp.saturating_add(self.settings.allowed_lateness) <= self.timers.watermark;
+        if skipped && late {
+            if let (Some(tag), Some(value)) = (&self.settings.late_data_tag, value) {
+                out.side.collect(tag, StreamRecord::with_timestamp(value, timestamp));
+            }
+        }
+        Ok(())
+    }
+
+    fn add_to_window(&mut self, key: &K, hash: u64, window: A::W, record: StreamRecord<T>, now: Timestamp, out: &mut Output<OUT>) -> Result<(), BoxError> {
+        let cleanup = self.cleanup_time(&window);
+        let Some(slots) = self.windows.get_mut(hash, key) else {
+            return Ok(());
+        };
+        let index = match slots.iter().position(|slot| slot.window == window) {
+            Some(index) => index,
+            None => {
+                slots.push(WindowSlot {
+                    window,
+                    contents: None,
+                    trigger_state: TR::State::default(),
+                    event_timer: None,
+                    cleanup_registered: false,
+                });
+                slots.len() - 1
+            }
+        };
+        let slot = &mut slots[index];
+        let timestamp = record.timestamp.unwrap_or(now);
+        let mut ctx = Self::trigger_context(&mut self.timers, &mut slot.trigger_state, now);
+        let result = self
+            .settings
+            .trigger
+            .on_element(&record.value, timestamp, &slot.window, &mut ctx);
+        self.timers
+            .apply(key, hash, &slot.window, &mut slot.event_timer);
+        let contents = slot.contents.get_or_insert_with(|| self.contents.create());
+        self.contents.add(contents, record);
+        if !slot.cleanup_registered && cleanup != Timestamp::MAX {
+            slot.cleanup_registered = true;
+            if self.settings.assigner.is_event_time() {
+                if slot.event_timer != Some(cleanup) {
+                    self.timers.event.register(cleanup, key, hash, &slot.window);
+                }
+            } else if self.timers.processing.register(cleanup, key, hash, &slot.window) {
+                self.timers.time.request_wakeup(cleanup);
+            }
+        }
+        self.act(key, hash, index, result, now, out)
+    }
+
+    /// Fires and/or purges slot `index` of `key` as `result` says.
+    fn act(&mut self, key: &K, hash: u64, index: usize, result: TriggerResult, now: Timestamp, out: &mut Output<OUT>) -> Result<(), BoxError> {
+        if result == TriggerResult::Continue {
+            return Ok(());
+        }
+        let Some(slot) = self.windows.get_mut(hash, key).and_then(|slots| slots.get_mut(index)) else {
+            return Ok(());
+        };
+        if result.is_fire() {
+            if let Some(contents) = &mut slot.contents {
+                let results = self.contents.results(contents, &slot.window);
+                let mut ctx = WindowContext {
+                    window: &slot.window,
+                    watermark: self.timers.watermark,
+                    processing_time: now,
+                    side: &mut out.side,
+                };
+                self.function.apply(key, results, &mut ctx, &mut out.main)?;
+            }
+        }
+        if result.is_purge() {
+            slot.contents = None;
+        }
+        Ok(())
+    }
+
+    /// Merges `window` with the key's windows it intersects (sessions); returns the window the
+    /// record belongs to now.
+    fn merge_into(&mut self, key: &K, hash: u64, window: A::W, now: Timestamp) -> Result<A::W, BoxError> {
+        let Some(slots) = self.windows.get_mut(hash, key) else {
+            return Ok(window);
+        };
+        let mut merged = window;
+        let mut members: Vec<usize> = Vec::new();
+        loop {
+            let found = slots.iter().enumerate().find_map(|(index, slot)| {
+                if members.contains(&index) {
+                    return None;
+                }
+                slot.window.merge_with(&merged).map(|cover| (index, cover))
+            });
+            match found {
+                Some((index, cover)) => {
+                    members.push(index);
+                    merged = cover;
+                }
+                None => break,
+            }
+        }
+        if members.is_empty() || (members.len() == 1 && slots[members[0]].window == merged) {
+            return Ok(merged);
+        }
+        members.sort_unstable();
+        let mut old: Vec<WindowSlot<A::W, C::Acc, TR::State>> = members
+            .iter()
+            .rev()
+            .map(|&index| slots.swap_remove(index))
+            .collect();
+        old.reverse();
+        let mut target = WindowSlot {
+            window: merged.clone(),
+            contents: None,
+            trigger_state: TR::State::default(),
+            event_timer: None,
+            cleanup_registered: false,
+        };
+        let event_time = self.settings.assigner.is_event_time();
+        for mut slot in old {
+            if let Some(contents) = slot.contents.take() {
+                match &mut target.contents {
+                    Some(existing) => self.contents.merge(existing, contents),
+                    None => target.contents = Some(contents),
+                }
+            }
+            // The merged-away window's timers go; its trigger state joins the merged one.
+            let mut ctx = Self::trigger_context(&mut self.timers, &mut slot.trigger_state, now);
+            self.settings.trigger.clear(&slot.window, &mut ctx);
+            self.timers
+                .apply(key, hash, &slot.window, &mut slot.event_timer);
+            let cleanup = self.cleanup_time(&slot.window);
+            if event_time {
+                self.timers.event.delete(cleanup, key, hash, &slot.window);
+            } else {
+                self.timers
+                    .processing
+                    .delete(cleanup, key, hash, &slot.window);
+            }
+            self.settings
+                .trigger
+                .merge_state(&mut target.trigger_state, slot.trigger_state);
+        }
+        let mut ctx = Self::trigger_context(&mut self.timers, &mut target.trigger_state, now);
+        self.settings.trigger.on_merge(&merged, &mut ctx);
+        self.timers
+            .apply(key, hash, &merged, &mut target.event_timer);
+        let slots = self
+            .windows
+            .get_mut(hash, key)
+            .expect("the key's windows exist while merging");
+        slots.push(target);
+        Ok(merged)
+    }
+
+    /// Removes a window's slot without firing it (a merged session that is already late).
+    fn remove_window(&mut self, key: &K, hash: u64, window: &A::W) {
+        if let Some(slots) = self.windows.get_mut(hash, key) {
+            slots.retain(|slot| slot.window != *window);
+        }
+    }
+
+    /// Fires one timer.
+    fn on_timer(&mut self, timer: Timer<K, A::W>, domain: TimeDomain, now: Timestamp, out: &mut Output<OUT>) -> Result<(), BoxError> {
+        let Timer {
+            timestamp,
+            key,
+            key_hash: hash,
+            namespace: window,
+        } = timer;
+        let Some(slots) = self.windows.get_mut(hash, &key) else {
+            return Ok(());
+        };
+        let Some(index) = slots.iter().position(|slot| slot.window == window) else {
+            return Ok(());
+        };
+        let slot = &mut slots[index];
+        if domain == TimeDomain::Event && slot.event_timer == Some(timestamp) {
+            slot.event_timer = None;
+        }
+        let mut ctx = Self::trigger_context(&mut self.timers, &mut slot.trigger_state, now);
+        let result = match domain {
+            TimeDomain::Event => self
+                .settings
+                .trigger
+                .on_event_time(timestamp, &window, &mut ctx),
+            TimeDomain::Processing => self
+                .settings
+                .trigger
+                .on_processing_time(timestamp, &window, &mut ctx),
+        };
+        self.timers
+            .apply(&key, hash, &window, &mut slot.event_timer);
+        self.act(&key, hash, index, result, now, out)?;
+        let cleanup_domain = if self.settings.assigner.is_event_time() {
+            TimeDomain::Event
+        } else {
+            TimeDomain::Processing
+        };
+        if domain == cleanup_domain && timestamp == self.cleanup_time(&window) {
+            self.clear_window(&key, hash, index, now, out)?;
+        }
+        Ok(())
+    }
+
+    /// Removes slot `index` of `key`: its contents, its trigger's timers and state.
+    fn clear_window(&mut self, key: &K, hash: u64, index: usize, now: Timestamp, out: &mut Output<OUT>) -> Result<(), BoxError> {
+        let Some(slots) = self.windows.get_mut(hash, key) else {
+            return Ok(());
+        };
+        let mut slot = slots.swap_remove(index);
+        if slots.is_empty() {
+            self.windows.remove(hash, key);
+        }
+        let mut ctx = Self::trigger_context(&mut self.timers, &mut slot.trigger_state, now);
+        self.settings.trigger.clear(&slot.window, &mut ctx);
+        self.timers
+            .apply(key, hash, &slot.window, &mut slot.event_timer);
+        let mut ctx = WindowContext {
+            window: &slot.window,
+            watermark: self.timers.watermark,
+            processing_time: now,
+            side: &mut out.side,
+        };
+        self.function.clear(&mut ctx)
+    }
+
+    fn fire_processing_timers(&mut self, up_to: Timestamp, now: Timestamp, out: &mut Output<OUT>) -> Result<(), BoxError> {
+        while let Some(timer) = self.timers.processing.pop_due(up_to) {
+            self.on_timer(timer, TimeDomain::Processing, now, out)?;
+        }
+        if let Some(next) = self.timers.processing.next_timestamp() {
+            self.timers.time.request_wakeup(next);
+        }
+        Ok(())
+    }
+}
+
+impl<K, T, A, TR, C, F, OUT> OneInputOperator<KeyedRecord<K, T>, OUT> for WindowOperator<K, T, A, TR, C, F, OUT>
+where
+    K: std::hash::Hash + Eq + Clone + Send + 'static,
+    T: Clone + Send + 'static,
+    A: WindowAssigner<T>,
+    TR: Trigger<T, A::W>,
+    C: WindowContents<T, A::W>,
+    F: WindowFunction<K, A::W, C::Result, OUT>,
+    OUT: 'static,
+{
+    fn process_batch(&mut self, batch: Vec<StreamRecord<KeyedRecord<K, T>>>, out: &mut Output<OUT>) -> Result<(), BoxError> {
+        let now = self.timers.time.current_processing_time();
+        for record in batch {
+            self.process_record(record, now, out)?;
+        }
+        Ok(())
+    }
+
+    fn process_watermark(&mut self, watermark: Watermark, out: &mut Output<OUT>) -> Result<(), BoxError> {
+        self.timers.watermark = watermark.timestamp();
+        let now = self.timers.time.current_processing_time();
+        while let Some(timer) = self.timers.event.pop_due(watermark.timestamp()) {
+            self.on_timer(timer, TimeDomain::Event, now, out)?;
+        }
+        out.emit_watermark(watermark);
+        Ok(())
+    }
+
+    fn on_processing_time(&mut self, now: Timestamp, out: &mut Output<OUT>) -> Result<(), BoxError> {
+        self.fire_processing_timers(now, now, out)
+    }
+
+    fn end_input(&mut self, out: &mut Output<OUT>) -> Result<(), BoxError> {
+        // Batch mode: processing time is taken to stand still during the job and every
+        // processing-time timer fires at the end of input (as in Flink).
+        if self.batch_mode {
+            let now = self.timers.time.current_processing_time();
+            self.fire_processing_timers(Timestamp::MAX, now, out)?;
+        }
+        Ok(())
+    }
+}
