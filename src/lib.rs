@@ -44,6 +44,9 @@ pub mod prelude {
     pub use strom_api::functions::{
         Collector, Context, OutputTag, ProcessFunction, RuntimeContext,
     };
+    pub use strom_api::keyed_process::{
+        KeyedContext, KeyedProcessFunction, TimeDomain, TimerService,
+    };
     pub use strom_api::watermarks::{WatermarkGenerator, WatermarkOutput, WatermarkStrategy};
     pub use strom_api::windowing::{
         AggregateFunction, ContinuousEventTimeTrigger, ContinuousProcessingTimeTrigger,
@@ -55,8 +58,8 @@ pub mod prelude {
         WindowContext,
     };
     pub use strom_api::{
-        AllWindowedStream, CollectedRecords, DataStream, DataStreamSink, JobClient, JobExecutionResult,
-        KeyedStream, StreamExecutionEnvironment, WindowedStream,
+        AllWindowedStream, CollectedRecords, DataStream, DataStreamSink, JobClient,
+        JobExecutionResult, KeyedStream, StreamExecutionEnvironment, WindowedStream,
     };
     pub use strom_connectors::file::WriteMode;
     pub use strom_core::config::{Configuration, RuntimeExecutionMode};

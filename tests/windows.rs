@@ -76,7 +76,13 @@ fn tumbling_windows_with_allowed_lateness_fire_again_and_send_later_records_asid
     env.execute("tumbling").unwrap();
     assert_eq!(
         main.take(),
-        [ev("a", 1, 1), ev("b", 3, 1), ev("a", 1, 2), ev("a", 12, 1), ev("b", 14, 1)]
+        [
+            ev("a", 1, 1),
+            ev("b", 3, 1),
+            ev("a", 1, 2),
+            ev("a", 12, 1),
+            ev("b", 14, 1)
+        ]
     );
     assert_eq!(side.take(), [ev("a", 7, 1)]);
 }
@@ -187,7 +193,10 @@ fn dynamic_session_gaps_come_from_each_record() {
 #[test]
 fn count_windows_fire_every_n_records_per_key() {
     let env = env();
-    let input = (1..=5).map(|v| ev("a", v, v)).chain([ev("b", 1, 100)]).collect();
+    let input = (1..=5)
+        .map(|v| ev("a", v, v))
+        .chain([ev("b", 1, 100)])
+        .collect();
     let out = events(&env, input)
         .key_by(|e| e.0.clone())
         .count_window(2)
@@ -269,7 +278,12 @@ fn aggregate_functions_merge_across_sessions_and_feed_a_process_function() {
 #[test]
 fn an_evictor_keeps_the_window_records_and_reduces_what_it_leaves() {
     let env = env();
-    let input = vec![ev("a", 1, 1), ev("a", 2, 10), ev("a", 5, 100), ev("a", 9, 1000)];
+    let input = vec![
+        ev("a", 1, 1),
+        ev("a", 2, 10),
+        ev("a", 5, 100),
+        ev("a", 9, 1000),
+    ];
     let out = events(&env, input)
         .key_by(|e| e.0.clone())
         .window(TumblingEventTimeWindows::of(Duration::from_millis(10)))
@@ -331,6 +345,9 @@ fn records_without_timestamps_fail_event_time_windows_with_a_clear_error() {
         .execute_and_collect()
         .unwrap_err()
         .to_string();
-    assert!(error.contains("assign_timestamps_and_watermarks"), "{error}");
+    assert!(
+        error.contains("assign_timestamps_and_watermarks"),
+        "{error}"
+    );
     assert!(error.contains("Window(Reduce)"), "{error}");
 }

@@ -170,20 +170,30 @@ impl<T: StreamData> DataStream<T> {
 
     /// Stamps records with event timestamps and generates watermarks by `strategy` (Flink's
     /// `assignTimestampsAndWatermarks`); watermarks from upstream are replaced by the new ones.
-    pub fn assign_timestamps_and_watermarks(&self, strategy: WatermarkStrategy<T>) -> DataStream<T> {
-        let factory = operator_factory(move |_| TimestampsAndWatermarksOperator::new(strategy.clone()));
+    pub fn assign_timestamps_and_watermarks(
+        &self,
+        strategy: WatermarkStrategy<T>,
+    ) -> DataStream<T> {
+        let factory =
+            operator_factory(move |_| TimestampsAndWatermarksOperator::new(strategy.clone()));
         self.add_operator("Timestamps/Watermarks", NodeBody::Operator(factory))
     }
 
     /// Groups the whole stream into windows evaluated by a single subtask (Flink's
     /// `windowAll`).
-    pub fn window_all<A: WindowAssigner<T>>(&self, assigner: A) -> AllWindowedStream<T, A, A::DefaultTrigger> {
+    pub fn window_all<A: WindowAssigner<T>>(
+        &self,
+        assigner: A,
+    ) -> AllWindowedStream<T, A, A::DefaultTrigger> {
         let keyed = self.key_by(|_| ());
         WindowedStream::new(&keyed, assigner, true)
     }
 
     /// Windows of `size` records of the whole stream, evaluated by a single subtask.
-    pub fn count_window_all(&self, size: u64) -> AllWindowedStream<T, GlobalWindows, PurgingTrigger<CountTrigger>> {
+    pub fn count_window_all(
+        &self,
+        size: u64,
+    ) -> AllWindowedStream<T, GlobalWindows, PurgingTrigger<CountTrigger>> {
         self.window_all(GlobalWindows::create())
             .trigger(PurgingTrigger::of(CountTrigger::of(size)))
     }
@@ -498,6 +508,11 @@ pub struct CollectedRecords<T> {
 impl<T> CollectedRecords<T> {
     /// The records collected so far, in arrival order, leaving the collection empty.
     pub fn take(&self) -> Vec<T> {
-        std::mem::take(&mut *self.results.lock().unwrap_or_else(|poison| poison.into_inner()))
+        std::mem::take(
+            &mut *self
+                .results
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner()),
+        )
     }
 }

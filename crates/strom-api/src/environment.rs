@@ -332,7 +332,13 @@ impl StreamExecutionEnvironment {
         parallelism: Option<usize>,
     ) -> DataStream<T> {
         let bounded = source.boundedness() == Boundedness::Bounded;
-        self.add_source_node(Box::new(SourceNode::new(source)), bounded, name, parallel, parallelism)
+        self.add_source_node(
+            Box::new(SourceNode::new(source)),
+            bounded,
+            name,
+            parallel,
+            parallelism,
+        )
     }
 
     fn add_source_node<T: StreamData>(

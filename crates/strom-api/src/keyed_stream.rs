@@ -12,6 +12,7 @@ use strom_runtime::element_type::RouterFactory;
 use crate::combiner::CombiningRouterFactory;
 use crate::datastream::{DataStream, StreamInput};
 use crate::fields::Fields;
+use crate::keyed_process::{KeyedProcessFunction, KeyedProcessOperator};
 use crate::operators::{Aggregation, KeyedAggregationOperator};
 use crate::routing::KeySelector;
 use crate::windowing::{
@@ -190,6 +191,18 @@ impl<T: StreamData, K: StreamData + std::hash::Hash + Eq> KeyedStream<T, K> {
         self.window(GlobalWindows::create())
             .evictor(CountEvictor::of(size as usize))
             .trigger(CountTrigger::of(slide))
+    }
+
+    /// Runs a [`KeyedProcessFunction`]: per-key state and timers.
+    pub fn process<O: StreamData, P: KeyedProcessFunction<K, T, O>>(
+        &self,
+        function: P,
+    ) -> DataStream<O> {
+        let factory = operator_factory::<KeyedRecord<K, T>, O, _, _>(move |ctx| {
+            KeyedProcessOperator::new(function.clone(), ctx)
+        });
+        self.stream
+            .add_operator("KeyedProcess", NodeBody::Operator(factory))
     }
 
     /// The stream that feeds keyed operators: records routed by key group.

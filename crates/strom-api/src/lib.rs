@@ -12,6 +12,7 @@ mod datastream;
 mod environment;
 pub mod fields;
 pub mod functions;
+pub mod keyed_process;
 mod keyed_stream;
 mod operators;
 mod routing;

@@ -59,14 +59,22 @@ impl<T: Send + 'static> OneInputOperator<T, T> for TimestampsAndWatermarksOperat
         Ok(())
     }
 
-    fn process_batch(&mut self, batch: Vec<StreamRecord<T>>, out: &mut Output<T>) -> Result<(), BoxError> {
+    fn process_batch(
+        &mut self,
+        batch: Vec<StreamRecord<T>>,
+        out: &mut Output<T>,
+    ) -> Result<(), BoxError> {
         if let Some(emitter) = &mut self.emitter {
             emitter.process_batch(batch, |item| hand_on(item, out));
         }
         Ok(())
     }
 
-    fn process_watermark(&mut self, watermark: Watermark, out: &mut Output<T>) -> Result<(), BoxError> {
+    fn process_watermark(
+        &mut self,
+        watermark: Watermark,
+        out: &mut Output<T>,
+    ) -> Result<(), BoxError> {
         // Only the end of input passes: it must still flush every window downstream.
         if watermark == Watermark::MAX {
             out.emit_watermark(watermark);
@@ -87,8 +95,8 @@ impl<T: Send + 'static> OneInputOperator<T, T> for TimestampsAndWatermarksOperat
 mod tests {
     use std::time::Duration;
 
-    use strom_runtime::testing::{test_context, Emitted, OperatorHarness};
     use strom_runtime::operator::ExecutionMode;
+    use strom_runtime::testing::{test_context, Emitted, OperatorHarness};
 
     use super::*;
 
@@ -100,7 +108,8 @@ mod tests {
         let mut config = strom_core::config::Configuration::new();
         config.set(&AUTO_WATERMARK_INTERVAL, Duration::from_millis(100));
         ctx.config = std::sync::Arc::new(config);
-        let mut harness = OperatorHarness::new(TimestampsAndWatermarksOperator::new(strategy), ctx).unwrap();
+        let mut harness =
+            OperatorHarness::new(TimestampsAndWatermarksOperator::new(strategy), ctx).unwrap();
         harness.process_elements([10, 30, 20]).unwrap();
         harness.process_watermark(1000).unwrap();
         harness.set_processing_time(50).unwrap();

@@ -303,7 +303,10 @@ mod tests {
         emitter.process_batch(batch, |item| describe(item, seen));
     }
 
-    fn describe(item: Result<Vec<StreamRecord<(char, i64)>>, WatermarkEvent>, seen: &mut Vec<String>) {
+    fn describe(
+        item: Result<Vec<StreamRecord<(char, i64)>>, WatermarkEvent>,
+        seen: &mut Vec<String>,
+    ) {
         match item {
             Ok(records) => seen.extend(
                 records
@@ -332,7 +335,12 @@ mod tests {
 
     struct Punctuated;
     impl WatermarkGenerator<(char, i64)> for Punctuated {
-        fn on_event(&mut self, event: &(char, i64), timestamp: Timestamp, out: &mut WatermarkOutput) {
+        fn on_event(
+            &mut self,
+            event: &(char, i64),
+            timestamp: Timestamp,
+            out: &mut WatermarkOutput,
+        ) {
             if event.0 == '!' {
                 out.emit_watermark(Watermark(timestamp));
             }
@@ -346,7 +354,11 @@ mod tests {
             .with_timestamp_assigner(|e: &(char, i64), _| e.1);
         let mut emitter = strategy.create_emitter(true);
         let mut seen = Vec::new();
-        run(&mut emitter, &[('a', 1), ('!', 5), ('b', 3), ('!', 9), ('c', 10)], &mut seen);
+        run(
+            &mut emitter,
+            &[('a', 1), ('!', 5), ('b', 3), ('!', 9), ('c', 10)],
+            &mut seen,
+        );
         assert_eq!(seen, ["a@1", "!@5", "W5", "b@3", "!@9", "W9", "c@10"]);
     }
 

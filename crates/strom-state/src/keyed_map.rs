@@ -87,7 +87,9 @@ impl<K: Hash + Eq, V> KeyGroupedMap<K, V> {
     /// Removes `key` and returns its value, if present.
     pub fn remove(&mut self, hash: u64, key: &K) -> Option<V> {
         let local = self.local_index(hash).ok()?;
-        let entry = self.groups[local].find_entry(hash, |(k, _)| k == key).ok()?;
+        let entry = self.groups[local]
+            .find_entry(hash, |(k, _)| k == key)
+            .ok()?;
         self.len -= 1;
         Some(entry.remove().0 .1)
     }

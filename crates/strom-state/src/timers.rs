@@ -62,7 +62,13 @@ impl<K: Eq + Clone, N: Hash + Eq + Clone> TimerQueue<K, N> {
     }
 
     /// Registers a timer; returns false when the same timer was already registered.
-    pub fn register(&mut self, timestamp: Timestamp, key: &K, key_hash: u64, namespace: &N) -> bool {
+    pub fn register(
+        &mut self,
+        timestamp: Timestamp,
+        key: &K,
+        key_hash: u64,
+        namespace: &N,
+    ) -> bool {
         let hash = self.slot_hash(key_hash, namespace);
         let bucket = self.buckets.entry(timestamp).or_insert_with(|| Bucket {
             timers: Vec::new(),
@@ -83,10 +89,12 @@ impl<K: Eq + Clone, N: Hash + Eq + Clone> TimerQueue<K, N> {
             .push(Some((key.clone(), key_hash, namespace.clone())));
         let hasher = &self.hasher;
         let timers = &bucket.timers;
-        bucket.index.insert_unique(hash, position, |&p| match &timers[p] {
-            Some((_, h, n)) => *h ^ hasher.hash_one(n),
-            None => 0,
-        });
+        bucket
+            .index
+            .insert_unique(hash, position, |&p| match &timers[p] {
+                Some((_, h, n)) => *h ^ hasher.hash_one(n),
+                None => 0,
+            });
         bucket.live += 1;
         self.len += 1;
         true
@@ -185,7 +193,10 @@ mod tests {
         assert!(queue.register(30, &"c", 3, &0));
         assert_eq!(queue.len(), 5);
         assert_eq!(fire(&mut queue, 9), Vec::<String>::new());
-        assert_eq!(fire(&mut queue, 20), ["10:a/0", "20:b/0", "20:a/0", "20:b/1"]);
+        assert_eq!(
+            fire(&mut queue, 20),
+            ["10:a/0", "20:b/0", "20:a/0", "20:b/1"]
+        );
         assert_eq!(queue.next_timestamp(), Some(30));
         // Once fired, the same timer can be registered again.
         assert!(queue.register(20, &"b", 2, &0));

@@ -51,8 +51,14 @@ macro_rules! time_assigner {
             type DefaultTrigger = $trigger;
 
             #[inline]
-            fn assign_windows(&self, _element: &T, timestamp: Timestamp, windows: &mut Vec<TimeWindow>) {
-                let last_start = TimeWindow::window_start_with_offset(timestamp, self.offset, self.slide);
+            fn assign_windows(
+                &self,
+                _element: &T,
+                timestamp: Timestamp,
+                windows: &mut Vec<TimeWindow>,
+            ) {
+                let last_start =
+                    TimeWindow::window_start_with_offset(timestamp, self.offset, self.slide);
                 let mut start = last_start;
                 while start > timestamp - self.size {
                     windows.push(TimeWindow::new(start, start + self.size));
@@ -223,7 +229,12 @@ macro_rules! session_assigner {
             type W = TimeWindow;
             type DefaultTrigger = $trigger;
 
-            fn assign_windows(&self, element: &T, timestamp: Timestamp, windows: &mut Vec<TimeWindow>) {
+            fn assign_windows(
+                &self,
+                element: &T,
+                timestamp: Timestamp,
+                windows: &mut Vec<TimeWindow>,
+            ) {
                 let gap = match &self.gap {
                     Gap::Fixed(gap) => *gap,
                     Gap::Dynamic(extractor) => millis(extractor(element)).max(1),
@@ -294,7 +305,10 @@ impl<T> WindowAssigner<T> for GlobalWindows {
 mod tests {
     use super::*;
 
-    fn windows<A: WindowAssigner<(), W = TimeWindow>>(assigner: &A, timestamp: Timestamp) -> Vec<(i64, i64)> {
+    fn windows<A: WindowAssigner<(), W = TimeWindow>>(
+        assigner: &A,
+        timestamp: Timestamp,
+    ) -> Vec<(i64, i64)> {
         let mut out = Vec::new();
         assigner.assign_windows(&(), timestamp, &mut out);
         out.iter().map(|w| (w.start(), w.end())).collect()
@@ -306,10 +320,14 @@ mod tests {
         assert_eq!(windows(&tumbling, 0), [(0, 10)]);
         assert_eq!(windows(&tumbling, 19), [(10, 20)]);
         assert_eq!(windows(&tumbling, -1), [(-10, 0)]);
-        let offset = TumblingEventTimeWindows::of_with_offset(Duration::from_millis(10), Duration::from_millis(3));
+        let offset = TumblingEventTimeWindows::of_with_offset(
+            Duration::from_millis(10),
+            Duration::from_millis(3),
+        );
         assert_eq!(windows(&offset, 12), [(3, 13)]);
         assert_eq!(windows(&offset, 13), [(13, 23)]);
-        let sliding = SlidingEventTimeWindows::of(Duration::from_millis(10), Duration::from_millis(5));
+        let sliding =
+            SlidingEventTimeWindows::of(Duration::from_millis(10), Duration::from_millis(5));
         assert_eq!(windows(&sliding, 7), [(5, 15), (0, 10)]);
         assert_eq!(windows(&sliding, 10), [(10, 20), (5, 15)]);
     }

@@ -42,6 +42,9 @@ struct WindowSlot<W, Acc, S> {
     cleanup_registered: bool,
 }
 
+/// The open windows of every key, by key group.
+type WindowState<K, W, Acc, S> = KeyGroupedMap<K, Vec<WindowSlot<W, Acc, S>>>;
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum TimeDomain {
     Event,
@@ -62,24 +65,24 @@ impl<K: Eq + Clone, W: Window> Timers<K, W> {
     fn apply(&mut self, key: &K, hash: u64, window: &W, event_timer: &mut Option<Timestamp>) {
         for action in self.actions.drain(..) {
             match action {
-                TimerAction::RegisterEventTime(time) => {
+                TimerAction::RegisterEvent(time) => {
                     if *event_timer != Some(time) {
                         self.event.register(time, key, hash, window);
                         *event_timer = Some(time);
                     }
                 }
-                TimerAction::DeleteEventTime(time) => {
+                TimerAction::DeleteEvent(time) => {
                     self.event.delete(time, key, hash, window);
                     if *event_timer == Some(time) {
                         *event_timer = None;
                     }
                 }
-                TimerAction::RegisterProcessingTime(time) => {
+                TimerAction::RegisterProcessing(time) => {
                     if self.processing.register(time, key, hash, window) {
                         self.time.request_wakeup(time);
                     }
                 }
-                TimerAction::DeleteProcessingTime(time) => {
+                TimerAction::DeleteProcessing(time) => {
                     self.processing.delete(time, key, hash, window);
                 }
             }
@@ -88,11 +91,19 @@ impl<K: Eq + Clone, W: Window> Timers<K, W> {
 }
 
 /// Flink's `WindowOperator` for one key-partitioned input.
-pub(crate) struct WindowOperator<K, T, A: WindowAssigner<T>, TR: Trigger<T, A::W>, C: WindowContents<T, A::W>, F, OUT> {
+pub(crate) struct WindowOperator<
+    K,
+    T,
+    A: WindowAssigner<T>,
+    TR: Trigger<T, A::W>,
+    C: WindowContents<T, A::W>,
+    F,
+    OUT,
+> {
     settings: WindowSettings<A, TR>,
     contents: C,
     function: F,
-    windows: KeyGroupedMap<K, Vec<WindowSlot<A::W, C::Acc, TR::State>>>,
+    windows: WindowState<K, A::W, C::Acc, TR::State>,
     timers: Timers<K, A::W>,
     batch_mode: bool,
     assigned: Vec<A::W>,
@@ -107,7 +118,12 @@ where
     TR: Trigger<T, A::W>,
     C: WindowContents<T, A::W>,
 {
-    pub(crate) fn new(settings: WindowSettings<A, TR>, contents: C, function: F, ctx: &OperatorContext) -> Self {
+    pub(crate) fn new(
+        settings: WindowSettings<A, TR>,
+        contents: C,
+        function: F,
+        ctx: &OperatorContext,
+    ) -> Self {
         WindowOperator {
             settings,
             contents,
@@ -140,7 +156,11 @@ where
         self.settings.assigner.is_event_time() && self.cleanup_time(window) <= self.timers.watermark
     }
 
-    fn trigger_context<'a>(timers: &'a mut Timers<K, A::W>, state: &'a mut TR::State, now: Timestamp) -> TriggerContext<'a, TR::State> {
+    fn trigger_context<'a>(
+        timers: &'a mut Timers<K, A::W>,
+        state: &'a mut TR::State,
+        now: Timestamp,
+    ) -> TriggerContext<'a, TR::State> {
         TriggerContext {
             state,
             timers: &mut timers.actions,
@@ -160,7 +180,12 @@ where
     F: WindowFunction<K, A::W, C::Result, OUT>,
     OUT: 'static,
 {
-    fn process_record(&mut self, record: StreamRecord<KeyedRecord<K, T>>, now: Timestamp, out: &mut Output<OUT>) -> Result<(), BoxError> {
+    fn process_record(
+        &mut self,
+        record: StreamRecord<KeyedRecord<K, T>>,
+        now: Timestamp,
+        out: &mut Output<OUT>,
+    ) -> Result<(), BoxError> {
         let KeyedRecord { key, hash, value } = record.value;
         let timestamp = if self.settings.assigner.is_event_time() {
             record.timestamp.ok_or(
@@ -176,7 +201,9 @@ where
             .assigner
             .assign_windows(&value, timestamp, &mut assigned);
         if self.windows.get_mut(hash, &key).is_none() {
-            if let strom_state::KeyedEntry::Vacant(vacant) = self.windows.entry(hash, key.clone())? {
+            if let strom_state::KeyedEntry::Vacant(vacant) =
+                self.windows.entry(hash, key.clone())?
+            {
                 vacant.insert(Vec::new());
             }
         }
@@ -197,11 +224,22 @@ where
             }
             skipped = false;
             let element = if index + 1 == count {
-                value.take().expect("the value is taken for the last window only")
+                value
+                    .take()
+                    .expect("the value is taken for the last window only")
             } else {
-                value.clone().expect("the value is kept until the last window")
+                value
+                    .clone()
+                    .expect("the value is kept until the last window")
             };
-            self.add_to_window(&key, hash, window, StreamRecord::with_timestamp(element, timestamp), now, out)?;
+            self.add_to_window(
+                &key,
+                hash,
+                window,
+                StreamRecord::with_timestamp(element, timestamp),
+                now,
+                out,
+            )?;
         }
         self.assigned = assigned;
         if let Some(slots) = self.windows.get_mut(hash, &key) {
@@ -213,13 +251,22 @@ where
             && timestamp.saturating_add(self.settings.allowed_lateness) <= self.timers.watermark;
         if skipped && late {
             if let (Some(tag), Some(value)) = (&self.settings.late_data_tag, value) {
-                out.side.collect(tag, StreamRecord::with_timestamp(value, timestamp));
+                out.side
+                    .collect(tag, StreamRecord::with_timestamp(value, timestamp));
             }
         }
         Ok(())
     }
 
-    fn add_to_window(&mut self, key: &K, hash: u64, window: A::W, record: StreamRecord<T>, now: Timestamp, out: &mut Output<OUT>) -> Result<(), BoxError> {
+    fn add_to_window(
+        &mut self,
+        key: &K,
+        hash: u64,
+        window: A::W,
+        record: StreamRecord<T>,
+        now: Timestamp,
+        out: &mut Output<OUT>,
+    ) -> Result<(), BoxError> {
         let cleanup = self.cleanup_time(&window);
         let Some(slots) = self.windows.get_mut(hash, key) else {
             return Ok(());
@@ -240,10 +287,10 @@ where
         let slot = &mut slots[index];
         let timestamp = record.timestamp.unwrap_or(now);
         let mut ctx = Self::trigger_context(&mut self.timers, &mut slot.trigger_state, now);
-        let result = self
-            .settings
-            .trigger
-            .on_element(&record.value, timestamp, &slot.window, &mut ctx);
+        let result =
+            self.settings
+                .trigger
+                .on_element(&record.value, timestamp, &slot.window, &mut ctx);
         self.timers
             .apply(key, hash, &slot.window, &mut slot.event_timer);
         let contents = slot.contents.get_or_insert_with(|| self.contents.create());
@@ -254,7 +301,11 @@ where
                 if slot.event_timer != Some(cleanup) {
                     self.timers.event.register(cleanup, key, hash, &slot.window);
                 }
-            } else if self.timers.processing.register(cleanup, key, hash, &slot.window) {
+            } else if self
+                .timers
+                .processing
+                .register(cleanup, key, hash, &slot.window)
+            {
                 self.timers.time.request_wakeup(cleanup);
             }
         }
@@ -262,11 +313,23 @@ where
     }
 
     /// Fires and/or purges slot `index` of `key` as `result` says.
-    fn act(&mut self, key: &K, hash: u64, index: usize, result: TriggerResult, now: Timestamp, out: &mut Output<OUT>) -> Result<(), BoxError> {
+    fn act(
+        &mut self,
+        key: &K,
+        hash: u64,
+        index: usize,
+        result: TriggerResult,
+        now: Timestamp,
+        out: &mut Output<OUT>,
+    ) -> Result<(), BoxError> {
         if result == TriggerResult::Continue {
             return Ok(());
         }
-        let Some(slot) = self.windows.get_mut(hash, key).and_then(|slots| slots.get_mut(index)) else {
+        let Some(slot) = self
+            .windows
+            .get_mut(hash, key)
+            .and_then(|slots| slots.get_mut(index))
+        else {
             return Ok(());
         };
         if result.is_fire() {
@@ -289,7 +352,13 @@ where
 
     /// Merges `window` with the key's windows it intersects (sessions); returns the window the
     /// record belongs to now.
-    fn merge_into(&mut self, key: &K, hash: u64, window: A::W, now: Timestamp) -> Result<A::W, BoxError> {
+    fn merge_into(
+        &mut self,
+        key: &K,
+        hash: u64,
+        window: A::W,
+        now: Timestamp,
+    ) -> Result<A::W, BoxError> {
         let Some(slots) = self.windows.get_mut(hash, key) else {
             return Ok(window);
         };
@@ -372,7 +441,13 @@ where
     }
 
     /// Fires one timer.
-    fn on_timer(&mut self, timer: Timer<K, A::W>, domain: TimeDomain, now: Timestamp, out: &mut Output<OUT>) -> Result<(), BoxError> {
+    fn on_timer(
+        &mut self,
+        timer: Timer<K, A::W>,
+        domain: TimeDomain,
+        now: Timestamp,
+        out: &mut Output<OUT>,
+    ) -> Result<(), BoxError> {
         let Timer {
             timestamp,
             key,
@@ -415,7 +490,14 @@ where
     }
 
     /// Removes slot `index` of `key`: its contents, its trigger's timers and state.
-    fn clear_window(&mut self, key: &K, hash: u64, index: usize, now: Timestamp, out: &mut Output<OUT>) -> Result<(), BoxError> {
+    fn clear_window(
+        &mut self,
+        key: &K,
+        hash: u64,
+        index: usize,
+        now: Timestamp,
+        out: &mut Output<OUT>,
+    ) -> Result<(), BoxError> {
         let Some(slots) = self.windows.get_mut(hash, key) else {
             return Ok(());
         };
@@ -436,7 +518,12 @@ where
         self.function.clear(&mut ctx)
     }
 
-    fn fire_processing_timers(&mut self, up_to: Timestamp, now: Timestamp, out: &mut Output<OUT>) -> Result<(), BoxError> {
+    fn fire_processing_timers(
+        &mut self,
+        up_to: Timestamp,
+        now: Timestamp,
+        out: &mut Output<OUT>,
+    ) -> Result<(), BoxError> {
         while let Some(timer) = self.timers.processing.pop_due(up_to) {
             self.on_timer(timer, TimeDomain::Processing, now, out)?;
         }
@@ -447,7 +534,8 @@ where
     }
 }
 
-impl<K, T, A, TR, C, F, OUT> OneInputOperator<KeyedRecord<K, T>, OUT> for WindowOperator<K, T, A, TR, C, F, OUT>
+impl<K, T, A, TR, C, F, OUT> OneInputOperator<KeyedRecord<K, T>, OUT>
+    for WindowOperator<K, T, A, TR, C, F, OUT>
 where
     K: std::hash::Hash + Eq + Clone + Send + 'static,
     T: Clone + Send + 'static,
@@ -457,7 +545,11 @@ where
     F: WindowFunction<K, A::W, C::Result, OUT>,
     OUT: 'static,
 {
-    fn process_batch(&mut self, batch: Vec<StreamRecord<KeyedRecord<K, T>>>, out: &mut Output<OUT>) -> Result<(), BoxError> {
+    fn process_batch(
+        &mut self,
+        batch: Vec<StreamRecord<KeyedRecord<K, T>>>,
+        out: &mut Output<OUT>,
+    ) -> Result<(), BoxError> {
         let now = self.timers.time.current_processing_time();
         for record in batch {
             self.process_record(record, now, out)?;
@@ -465,7 +557,11 @@ where
         Ok(())
     }
 
-    fn process_watermark(&mut self, watermark: Watermark, out: &mut Output<OUT>) -> Result<(), BoxError> {
+    fn process_watermark(
+        &mut self,
+        watermark: Watermark,
+        out: &mut Output<OUT>,
+    ) -> Result<(), BoxError> {
         self.timers.watermark = watermark.timestamp();
         let now = self.timers.time.current_processing_time();
         while let Some(timer) = self.timers.event.pop_due(watermark.timestamp()) {
@@ -475,7 +571,11 @@ where
         Ok(())
     }
 
-    fn on_processing_time(&mut self, now: Timestamp, out: &mut Output<OUT>) -> Result<(), BoxError> {
+    fn on_processing_time(
+        &mut self,
+        now: Timestamp,
+        out: &mut Output<OUT>,
+    ) -> Result<(), BoxError> {
         self.fire_processing_timers(now, now, out)
     }
 

@@ -39,10 +39,10 @@ impl TriggerResult {
 /// A timer request made by a trigger, applied to the key and window it was called for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TimerAction {
-    RegisterEventTime(Timestamp),
-    RegisterProcessingTime(Timestamp),
-    DeleteEventTime(Timestamp),
-    DeleteProcessingTime(Timestamp),
+    RegisterEvent(Timestamp),
+    RegisterProcessing(Timestamp),
+    DeleteEvent(Timestamp),
+    DeleteProcessing(Timestamp),
 }
 
 /// What a trigger can see and do for the key and window it is called for.
@@ -71,22 +71,22 @@ impl<S> TriggerContext<'_, S> {
 
     /// Calls `on_event_time` once the watermark reaches `time`.
     pub fn register_event_time_timer(&mut self, time: Timestamp) {
-        self.timers.push(TimerAction::RegisterEventTime(time));
+        self.timers.push(TimerAction::RegisterEvent(time));
     }
 
     /// Calls `on_processing_time` once the clock reaches `time`.
     pub fn register_processing_time_timer(&mut self, time: Timestamp) {
-        self.timers.push(TimerAction::RegisterProcessingTime(time));
+        self.timers.push(TimerAction::RegisterProcessing(time));
     }
 
     /// Removes an event-time timer.
     pub fn delete_event_time_timer(&mut self, time: Timestamp) {
-        self.timers.push(TimerAction::DeleteEventTime(time));
+        self.timers.push(TimerAction::DeleteEvent(time));
     }
 
     /// Removes a processing-time timer.
     pub fn delete_processing_time_timer(&mut self, time: Timestamp) {
-        self.timers.push(TimerAction::DeleteProcessingTime(time));
+        self.timers.push(TimerAction::DeleteProcessing(time));
     }
 }
 
@@ -144,7 +144,13 @@ impl<T, W: Window> Trigger<T, W> for EventTimeTrigger {
     type State = ();
 
     #[inline]
-    fn on_element(&self, _: &T, _: Timestamp, window: &W, ctx: &mut TriggerContext<'_, ()>) -> TriggerResult {
+    fn on_element(
+        &self,
+        _: &T,
+        _: Timestamp,
+        window: &W,
+        ctx: &mut TriggerContext<'_, ()>,
+    ) -> TriggerResult {
         if window.max_timestamp() <= ctx.current_watermark() {
             TriggerResult::Fire
         } else {
@@ -153,7 +159,12 @@ impl<T, W: Window> Trigger<T, W> for EventTimeTrigger {
         }
     }
 
-    fn on_event_time(&self, time: Timestamp, window: &W, _: &mut TriggerContext<'_, ()>) -> TriggerResult {
+    fn on_event_time(
+        &self,
+        time: Timestamp,
+        window: &W,
+        _: &mut TriggerContext<'_, ()>,
+    ) -> TriggerResult {
         if time == window.max_timestamp() {
             TriggerResult::Fire
         } else {
@@ -161,7 +172,12 @@ impl<T, W: Window> Trigger<T, W> for EventTimeTrigger {
         }
     }
 
-    fn on_processing_time(&self, _: Timestamp, _: &W, _: &mut TriggerContext<'_, ()>) -> TriggerResult {
+    fn on_processing_time(
+        &self,
+        _: Timestamp,
+        _: &W,
+        _: &mut TriggerContext<'_, ()>,
+    ) -> TriggerResult {
         TriggerResult::Continue
     }
 
@@ -188,7 +204,13 @@ pub struct ProcessingTimeTrigger;
 impl<T, W: Window> Trigger<T, W> for ProcessingTimeTrigger {
     type State = ();
 
-    fn on_element(&self, _: &T, _: Timestamp, window: &W, ctx: &mut TriggerContext<'_, ()>) -> TriggerResult {
+    fn on_element(
+        &self,
+        _: &T,
+        _: Timestamp,
+        window: &W,
+        ctx: &mut TriggerContext<'_, ()>,
+    ) -> TriggerResult {
         ctx.register_processing_time_timer(window.max_timestamp());
         TriggerResult::Continue
     }
@@ -197,7 +219,12 @@ impl<T, W: Window> Trigger<T, W> for ProcessingTimeTrigger {
         TriggerResult::Continue
     }
 
-    fn on_processing_time(&self, _: Timestamp, _: &W, _: &mut TriggerContext<'_, ()>) -> TriggerResult {
+    fn on_processing_time(
+        &self,
+        _: Timestamp,
+        _: &W,
+        _: &mut TriggerContext<'_, ()>,
+    ) -> TriggerResult {
         TriggerResult::Fire
     }
 
@@ -223,13 +250,24 @@ pub struct NeverTrigger;
 impl<T, W: Window> Trigger<T, W> for NeverTrigger {
     type State = ();
 
-    fn on_element(&self, _: &T, _: Timestamp, _: &W, _: &mut TriggerContext<'_, ()>) -> TriggerResult {
+    fn on_element(
+        &self,
+        _: &T,
+        _: Timestamp,
+        _: &W,
+        _: &mut TriggerContext<'_, ()>,
+    ) -> TriggerResult {
         TriggerResult::Continue
     }
     fn on_event_time(&self, _: Timestamp, _: &W, _: &mut TriggerContext<'_, ()>) -> TriggerResult {
         TriggerResult::Continue
     }
-    fn on_processing_time(&self, _: Timestamp, _: &W, _: &mut TriggerContext<'_, ()>) -> TriggerResult {
+    fn on_processing_time(
+        &self,
+        _: Timestamp,
+        _: &W,
+        _: &mut TriggerContext<'_, ()>,
+    ) -> TriggerResult {
         TriggerResult::Continue
     }
     fn can_merge(&self) -> bool {
@@ -255,7 +293,13 @@ impl CountTrigger {
 impl<T, W: Window> Trigger<T, W> for CountTrigger {
     type State = u64;
 
-    fn on_element(&self, _: &T, _: Timestamp, _: &W, ctx: &mut TriggerContext<'_, u64>) -> TriggerResult {
+    fn on_element(
+        &self,
+        _: &T,
+        _: Timestamp,
+        _: &W,
+        ctx: &mut TriggerContext<'_, u64>,
+    ) -> TriggerResult {
         let count = ctx.state();
         *count += 1;
         if *count >= self.max_count {
@@ -268,7 +312,12 @@ impl<T, W: Window> Trigger<T, W> for CountTrigger {
     fn on_event_time(&self, _: Timestamp, _: &W, _: &mut TriggerContext<'_, u64>) -> TriggerResult {
         TriggerResult::Continue
     }
-    fn on_processing_time(&self, _: Timestamp, _: &W, _: &mut TriggerContext<'_, u64>) -> TriggerResult {
+    fn on_processing_time(
+        &self,
+        _: Timestamp,
+        _: &W,
+        _: &mut TriggerContext<'_, u64>,
+    ) -> TriggerResult {
         TriggerResult::Continue
     }
     fn can_merge(&self) -> bool {
@@ -298,7 +347,12 @@ impl ContinuousEventTimeTrigger {
         }
     }
 
-    fn register_next(&self, time: Timestamp, window_end: Timestamp, ctx: &mut TriggerContext<'_, Option<Timestamp>>) {
+    fn register_next(
+        &self,
+        time: Timestamp,
+        window_end: Timestamp,
+        ctx: &mut TriggerContext<'_, Option<Timestamp>>,
+    ) {
         let next = time.min(window_end);
         *ctx.state() = Some(next);
         ctx.register_event_time_timer(next);
@@ -308,7 +362,13 @@ impl ContinuousEventTimeTrigger {
 impl<T, W: Window> Trigger<T, W> for ContinuousEventTimeTrigger {
     type State = Option<Timestamp>;
 
-    fn on_element(&self, _: &T, timestamp: Timestamp, window: &W, ctx: &mut TriggerContext<'_, Self::State>) -> TriggerResult {
+    fn on_element(
+        &self,
+        _: &T,
+        timestamp: Timestamp,
+        window: &W,
+        ctx: &mut TriggerContext<'_, Self::State>,
+    ) -> TriggerResult {
         if window.max_timestamp() <= ctx.current_watermark() {
             return TriggerResult::Fire;
         }
@@ -320,7 +380,12 @@ impl<T, W: Window> Trigger<T, W> for ContinuousEventTimeTrigger {
         TriggerResult::Continue
     }
 
-    fn on_event_time(&self, time: Timestamp, window: &W, ctx: &mut TriggerContext<'_, Self::State>) -> TriggerResult {
+    fn on_event_time(
+        &self,
+        time: Timestamp,
+        window: &W,
+        ctx: &mut TriggerContext<'_, Self::State>,
+    ) -> TriggerResult {
         if time == window.max_timestamp() {
             return TriggerResult::Fire;
         }
@@ -331,7 +396,12 @@ impl<T, W: Window> Trigger<T, W> for ContinuousEventTimeTrigger {
         TriggerResult::Continue
     }
 
-    fn on_processing_time(&self, _: Timestamp, _: &W, _: &mut TriggerContext<'_, Self::State>) -> TriggerResult {
+    fn on_processing_time(
+        &self,
+        _: Timestamp,
+        _: &W,
+        _: &mut TriggerContext<'_, Self::State>,
+    ) -> TriggerResult {
         TriggerResult::Continue
     }
 
@@ -382,21 +452,38 @@ impl ContinuousProcessingTimeTrigger {
 impl<T, W: Window> Trigger<T, W> for ContinuousProcessingTimeTrigger {
     type State = Option<Timestamp>;
 
-    fn on_element(&self, _: &T, _: Timestamp, window: &W, ctx: &mut TriggerContext<'_, Self::State>) -> TriggerResult {
+    fn on_element(
+        &self,
+        _: &T,
+        _: Timestamp,
+        window: &W,
+        ctx: &mut TriggerContext<'_, Self::State>,
+    ) -> TriggerResult {
         if ctx.state().is_none() {
             let now = ctx.current_processing_time();
-            let next = (now - now.rem_euclid(self.interval) + self.interval).min(window.max_timestamp());
+            let next =
+                (now - now.rem_euclid(self.interval) + self.interval).min(window.max_timestamp());
             *ctx.state() = Some(next);
             ctx.register_processing_time_timer(next);
         }
         TriggerResult::Continue
     }
 
-    fn on_event_time(&self, _: Timestamp, _: &W, _: &mut TriggerContext<'_, Self::State>) -> TriggerResult {
+    fn on_event_time(
+        &self,
+        _: Timestamp,
+        _: &W,
+        _: &mut TriggerContext<'_, Self::State>,
+    ) -> TriggerResult {
         TriggerResult::Continue
     }
 
-    fn on_processing_time(&self, time: Timestamp, window: &W, ctx: &mut TriggerContext<'_, Self::State>) -> TriggerResult {
+    fn on_processing_time(
+        &self,
+        time: Timestamp,
+        window: &W,
+        ctx: &mut TriggerContext<'_, Self::State>,
+    ) -> TriggerResult {
         if *ctx.state() == Some(time) {
             let next = (time + self.interval).min(window.max_timestamp());
             *ctx.state() = Some(next);
@@ -457,13 +544,29 @@ impl<T, W: Window, TR: Trigger<T, W>> Trigger<T, W> for PurgingTrigger<TR> {
     type State = TR::State;
 
     #[inline]
-    fn on_element(&self, element: &T, timestamp: Timestamp, window: &W, ctx: &mut TriggerContext<'_, Self::State>) -> TriggerResult {
+    fn on_element(
+        &self,
+        element: &T,
+        timestamp: Timestamp,
+        window: &W,
+        ctx: &mut TriggerContext<'_, Self::State>,
+    ) -> TriggerResult {
         purging(self.nested.on_element(element, timestamp, window, ctx))
     }
-    fn on_event_time(&self, time: Timestamp, window: &W, ctx: &mut TriggerContext<'_, Self::State>) -> TriggerResult {
+    fn on_event_time(
+        &self,
+        time: Timestamp,
+        window: &W,
+        ctx: &mut TriggerContext<'_, Self::State>,
+    ) -> TriggerResult {
         purging(self.nested.on_event_time(time, window, ctx))
     }
-    fn on_processing_time(&self, time: Timestamp, window: &W, ctx: &mut TriggerContext<'_, Self::State>) -> TriggerResult {
+    fn on_processing_time(
+        &self,
+        time: Timestamp,
+        window: &W,
+        ctx: &mut TriggerContext<'_, Self::State>,
+    ) -> TriggerResult {
         purging(self.nested.on_processing_time(time, window, ctx))
     }
     fn can_merge(&self) -> bool {

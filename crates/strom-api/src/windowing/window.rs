@@ -52,7 +52,11 @@ impl TimeWindow {
 
     /// The start of the window of `size` (shifted by `offset`) that contains `timestamp`
     /// (Flink's `getWindowStartWithOffset`).
-    pub fn window_start_with_offset(timestamp: Timestamp, offset: Timestamp, size: Timestamp) -> Timestamp {
+    pub fn window_start_with_offset(
+        timestamp: Timestamp,
+        offset: Timestamp,
+        size: Timestamp,
+    ) -> Timestamp {
         timestamp - (timestamp - offset).rem_euclid(size)
     }
 }

@@ -120,7 +120,10 @@ where
     {
         match self.evictor.clone() {
             Some(evictor) => {
-                let contents = EvictingContents { inner: contents, evictor };
+                let contents = EvictingContents {
+                    inner: contents,
+                    evictor,
+                };
                 self.add_window_operator(name, contents, function)
             }
             None => self.add_window_operator(name, contents, function),
@@ -165,7 +168,11 @@ where
 
     /// Aggregates each window incrementally with `function`; emits its result per window.
     pub fn aggregate<AF: AggregateFunction<T>>(self, function: AF) -> DataStream<AF::Out> {
-        self.build("Window(Aggregate)", AggregateContents { function }, PassThrough)
+        self.build(
+            "Window(Aggregate)",
+            AggregateContents { function },
+            PassThrough,
+        )
     }
 
     /// Evaluates each window with all its records and its context.

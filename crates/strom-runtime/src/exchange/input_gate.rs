@@ -1,9 +1,9 @@
 //! The input side of a task: its channels merged into one ordered stream of events.
 //!
 //! The gate is the task's watermark valve. It tracks each channel's watermark, whether the
-//! channel is idle and whether it has ended. The task's event time is the minimum watermark over
-//! the channels that are active and have not ended; it is emitted only when it advances, so
-//! watermarks never go backwards. An idle channel does not hold event time back; when it
+//! channel is idle and whether it has ended (an ended channel stands at the end of time). The
+//! task's event time is the minimum watermark over the active channels; it is emitted only when
+//! it advances, so watermarks never go backwards. An idle channel does not hold event time back; when it
 //! resumes it counts again only once its watermark has caught up with the task's. When every
 //! open channel is idle the task passes the largest watermark it has seen on and reports itself
 //! idle downstream (as Flink's valve does).
@@ -202,9 +202,13 @@ impl<T> InputGate<T> {
                 }
             }
             StreamElement::EndOfInput => {
+                // An ended channel sends nothing more: it holds event time back no longer, and
+                // counts as an active channel at the end of time (as a finished input in Flink).
                 let state = &mut self.channels[channel];
                 state.ended = true;
-                state.aligned = false;
+                state.idle = false;
+                state.watermark = Watermark::MAX;
+                state.aligned = true;
                 self.open_channels -= 1;
                 if self.open_channels == 0 {
                     self.pending.push_back(GateEvent::EndOfInput);
@@ -218,9 +222,8 @@ impl<T> InputGate<T> {
     /// A channel stopped holding event time back (idle or ended): the minimum may advance, or
     /// every remaining channel may be idle.
     fn after_channel_left(&mut self) {
-        let open = || self.channels.iter().filter(|c| !c.ended);
-        if open().all(|c| c.idle) {
-            if let Some(max) = open().map(|c| c.watermark).max() {
+        if self.channels.iter().all(|c| c.idle) {
+            if let Some(max) = self.channels.iter().map(|c| c.watermark).max() {
                 self.emit_if_advanced(max);
             }
             if !self.idle {
@@ -237,7 +240,7 @@ impl<T> InputGate<T> {
         let combined = self
             .channels
             .iter()
-            .filter(|c| !c.ended && !c.idle && c.aligned)
+            .filter(|c| !c.idle && c.aligned)
             .map(|c| c.watermark)
             .min();
         if let Some(combined) = combined {
@@ -249,7 +252,7 @@ impl<T> InputGate<T> {
         if watermark > self.current_watermark {
             self.current_watermark = watermark;
             for state in &mut self.channels {
-                if !state.idle && !state.ended && state.watermark >= watermark {
+                if !state.idle && state.watermark >= watermark {
                     state.aligned = true;
                 }
             }
@@ -353,10 +356,7 @@ mod tests {
         // All idle: the largest watermark seen goes on, then the task is idle itself.
         s0.send(status(WatermarkStatus::Idle)).unwrap();
         s1.send(status(WatermarkStatus::Idle)).unwrap();
-        assert_eq!(
-            drain(&mut gate),
-            ["watermark 40", "WatermarkStatus(Idle)"]
-        );
+        assert_eq!(drain(&mut gate), ["watermark 40", "WatermarkStatus(Idle)"]);
         s0.send(status(WatermarkStatus::Active)).unwrap();
         assert_eq!(drain(&mut gate), ["WatermarkStatus(Active)"]);
     }
