@@ -61,6 +61,7 @@ pub mod prelude {
         AllWindowedStream, CollectedRecords, DataStream, DataStreamSink, JobClient,
         JobExecutionResult, KeyedStream, StreamExecutionEnvironment, WindowedStream,
     };
+    pub use strom_connectors::discard::DiscardingSink;
     pub use strom_connectors::file::WriteMode;
     pub use strom_core::config::{Configuration, RuntimeExecutionMode};
     pub use strom_core::format::Printable;

@@ -5,8 +5,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 lib=$(python3 -c 'import os, pyflink; print(os.path.join(os.path.dirname(pyflink.__file__), "lib"))')
 out=$(mktemp -d)
-javac -nowarn -cp "$lib/*" -d "$out" "$here"/*.java
-for class in "${@:-WindowSemantics}"; do
-  java -cp "$lib/*:$out" "$class" 2>/dev/null | grep -v '^SLF4J'
-done
+anchor=$here/../../../shared/anchors/flink
+javac -nowarn -cp "$lib/*" -d "$out" "$here"/*.java "$anchor"/WindowAgg.java
+# run.sh [CLASS [ARGS...]]: WindowSemantics by default; WindowAggCheck EVENTS PARALLELISM.
+class=${1:-WindowSemantics}
+shift || true
+java -cp "$lib/*:$out" "$class" "$@" 2>/dev/null | grep -v '^SLF4J'
 rm -rf "$out"

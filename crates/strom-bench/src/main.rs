@@ -17,6 +17,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand, ValueEnum};
 use strom::prelude::*;
 
+mod windowagg;
 #[path = "../../../examples/common/word_count.rs"]
 mod word_count;
 
@@ -39,6 +40,18 @@ enum Benchmark {
         /// Parallel subtasks per operator.
         #[arg(long, default_value_t = 1)]
         parallelism: usize,
+    },
+    /// Count and maximum per key per 10 s tumbling event-time window over generated events.
+    Windowagg {
+        /// Number of events.
+        #[arg(long, default_value_t = 10_000_000)]
+        events: u64,
+        /// Parallel subtasks per operator.
+        #[arg(long, default_value_t = 1)]
+        parallelism: usize,
+        /// Print the sorted `key,end,count,max` results instead of measuring.
+        #[arg(long)]
+        check: bool,
     },
 }
 
@@ -137,6 +150,22 @@ fn main() -> ExitCode {
                 mode,
                 parallelism,
             } => wordcount(input, *mode, *parallelism),
+            Benchmark::Windowagg {
+                events,
+                parallelism,
+                check: true,
+            } => windowagg::results(*events, *parallelism).map(|lines| lines.join("\n")),
+            Benchmark::Windowagg {
+                events,
+                parallelism,
+                check: false,
+            } => windowagg::run(*events, *parallelism).map(|seconds| {
+                format!(
+                    "strom windowagg mode=streaming parallelism={parallelism} events={events} seconds={seconds:.3} events_per_s={:.0} peak_rss_mb={}",
+                    *events as f64 / seconds,
+                    peak_rss_mb()
+                )
+            }),
         };
         match line {
             Ok(line) => println!("{line}"),
