@@ -75,6 +75,29 @@ impl<K: Hash + Eq, V> KeyGroupedMap<K, V> {
         table.find(hash, |(k, _)| k == key).map(|(_, v)| v)
     }
 
+    /// The value of `key`, inserting `make()` first when the key has none; the key is cloned
+    /// only when it is inserted.
+    #[inline]
+    pub fn get_or_insert_with(
+        &mut self,
+        hash: u64,
+        key: &K,
+        make: impl FnOnce() -> V,
+    ) -> Result<&mut V, ForeignKeyGroup>
+    where
+        K: Clone,
+    {
+        let local = self.local_index(hash)?;
+        let entry = self.groups[local].entry(hash, |(k, _)| k == key, |(k, _)| key_hash(k));
+        Ok(match entry {
+            hash_table::Entry::Occupied(occupied) => &mut occupied.into_mut().1,
+            hash_table::Entry::Vacant(vacant) => {
+                self.len += 1;
+                &mut vacant.insert((key.clone(), make())).into_mut().1
+            }
+        })
+    }
+
     /// The value of `key` for update, if present.
     #[inline]
     pub fn get_mut(&mut self, hash: u64, key: &K) -> Option<&mut V> {

@@ -10,6 +10,7 @@ mod assigners;
 mod contents;
 mod evictors;
 mod functions;
+mod open_windows;
 mod operator;
 mod triggers;
 mod window;

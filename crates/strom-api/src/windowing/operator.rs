@@ -19,6 +19,7 @@ use strom_state::{KeyGroupedMap, Timer, TimerQueue};
 use super::assigners::WindowAssigner;
 use super::contents::{WindowContents, WindowFunction};
 use super::functions::WindowContext;
+use super::open_windows::OpenWindows;
 use super::triggers::{TimerAction, Trigger, TriggerContext, TriggerResult};
 use super::window::Window;
 
@@ -42,8 +43,11 @@ struct WindowSlot<W, Acc, S> {
     cleanup_registered: bool,
 }
 
+/// The open windows of one key.
+type Slots<W, Acc, S> = OpenWindows<WindowSlot<W, Acc, S>>;
+
 /// The open windows of every key, by key group.
-type WindowState<K, W, Acc, S> = KeyGroupedMap<K, Vec<WindowSlot<W, Acc, S>>>;
+type WindowState<K, W, Acc, S> = KeyGroupedMap<K, Slots<W, Acc, S>>;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum TimeDomain {
@@ -91,22 +95,24 @@ impl<K: Eq + Clone, W: Window> Timers<K, W> {
 }
 
 /// Flink's `WindowOperator` for one key-partitioned input.
-pub(crate) struct WindowOperator<
-    K,
-    T,
+pub(crate) struct WindowOperator<K, T, A, TR, C, F, OUT>
+where
     A: WindowAssigner<T>,
     TR: Trigger<T, A::W>,
     C: WindowContents<T, A::W>,
-    F,
-    OUT,
-> {
+{
+    windows: WindowState<K, A::W, C::Acc, TR::State>,
+    logic: WindowLogic<K, T, A, TR, C, F, OUT>,
+    assigned: Vec<A::W>,
+}
+
+/// Everything but the window state, so one key's windows can be borrowed beside it.
+struct WindowLogic<K, T, A: WindowAssigner<T>, TR, C, F, OUT> {
     settings: WindowSettings<A, TR>,
     contents: C,
     function: F,
-    windows: WindowState<K, A::W, C::Acc, TR::State>,
     timers: Timers<K, A::W>,
     batch_mode: bool,
-    assigned: Vec<A::W>,
     _types: PhantomData<fn(T) -> OUT>,
 }
 
@@ -125,23 +131,37 @@ where
         ctx: &OperatorContext,
     ) -> Self {
         WindowOperator {
-            settings,
-            contents,
-            function,
             windows: KeyGroupedMap::new(ctx.key_group_range, ctx.max_parallelism),
-            timers: Timers {
-                event: TimerQueue::new(),
-                processing: TimerQueue::new(),
-                watermark: Timestamp::MIN,
-                time: ctx.processing_time.clone(),
-                actions: Vec::new(),
+            logic: WindowLogic {
+                settings,
+                contents,
+                function,
+                timers: Timers {
+                    event: TimerQueue::new(),
+                    processing: TimerQueue::new(),
+                    watermark: Timestamp::MIN,
+                    time: ctx.processing_time.clone(),
+                    actions: Vec::new(),
+                },
+                batch_mode: ctx.execution_mode == ExecutionMode::Batch,
+                _types: PhantomData,
             },
-            batch_mode: ctx.execution_mode == ExecutionMode::Batch,
             assigned: Vec::new(),
-            _types: PhantomData,
         }
     }
+}
 
+impl<K, T, A, TR, C, F, OUT> WindowLogic<K, T, A, TR, C, F, OUT>
+where
+    K: std::hash::Hash + Eq + Clone + Send + 'static,
+    T: Clone + Send + 'static,
+    A: WindowAssigner<T>,
+    TR: Trigger<T, A::W>,
+    C: WindowContents<T, A::W>,
+    F: WindowFunction<K, A::W, C::Result, OUT>,
+    OUT: 'static,
+{
+    #[inline]
     fn cleanup_time(&self, window: &A::W) -> Timestamp {
         if self.settings.assigner.is_event_time() {
             window
@@ -152,6 +172,7 @@ where
         }
     }
 
+    #[inline]
     fn is_window_late(&self, window: &A::W) -> bool {
         self.settings.assigner.is_event_time() && self.cleanup_time(window) <= self.timers.watermark
     }
@@ -168,98 +189,13 @@ where
             processing_time: now,
         }
     }
-}
 
-impl<K, T, A, TR, C, F, OUT> WindowOperator<K, T, A, TR, C, F, OUT>
-where
-    K: std::hash::Hash + Eq + Clone + Send + 'static,
-    T: Clone + Send + 'static,
-    A: WindowAssigner<T>,
-    TR: Trigger<T, A::W>,
-    C: WindowContents<T, A::W>,
-    F: WindowFunction<K, A::W, C::Result, OUT>,
-    OUT: 'static,
-{
-    fn process_record(
+    /// Adds `record` to `window` of the key whose windows are `slots`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn add(
         &mut self,
-        record: StreamRecord<KeyedRecord<K, T>>,
-        now: Timestamp,
-        out: &mut Output<OUT>,
-    ) -> Result<(), BoxError> {
-        let KeyedRecord { key, hash, value } = record.value;
-        let timestamp = if self.settings.assigner.is_event_time() {
-            record.timestamp.ok_or(
-                "a record has no timestamp: event-time windows need assign_timestamps_and_watermarks \
-                 or a source with a watermark strategy",
-            )?
-        } else {
-            now
-        };
-        let mut assigned = std::mem::take(&mut self.assigned);
-        assigned.clear();
-        self.settings
-            .assigner
-            .assign_windows(&value, timestamp, &mut assigned);
-        if self.windows.get_mut(hash, &key).is_none() {
-            if let strom_state::KeyedEntry::Vacant(vacant) =
-                self.windows.entry(hash, key.clone())?
-            {
-                vacant.insert(Vec::new());
-            }
-        }
-        let mut skipped = true;
-        let mut value = Some(value);
-        let count = assigned.len();
-        for (index, window) in assigned.drain(..).enumerate() {
-            let window = if self.settings.assigner.is_merging() {
-                self.merge_into(&key, hash, window, now)?
-            } else {
-                window
-            };
-            if self.is_window_late(&window) {
-                if self.settings.assigner.is_merging() {
-                    self.remove_window(&key, hash, &window);
-                }
-                continue;
-            }
-            skipped = false;
-            let element = if index + 1 == count {
-                value
-                    .take()
-                    .expect("the value is taken for the last window only")
-            } else {
-                value
-                    .clone()
-                    .expect("the value is kept until the last window")
-            };
-            self.add_to_window(
-                &key,
-                hash,
-                window,
-                StreamRecord::with_timestamp(element, timestamp),
-                now,
-                out,
-            )?;
-        }
-        self.assigned = assigned;
-        if let Some(slots) = self.windows.get_mut(hash, &key) {
-            if slots.is_empty() {
-                self.windows.remove(hash, &key);
-            }
-        }
-        let late = self.settings.assigner.is_event_time()
-            && timestamp.saturating_add(self.settings.allowed_lateness) <= self.timers.watermark;
-        if skipped && late {
-            if let (Some(tag), Some(value)) = (&self.settings.late_data_tag, value) {
-                out.side
-                    .collect(tag, StreamRecord::with_timestamp(value, timestamp));
-            }
-        }
-        Ok(())
-    }
-
-    fn add_to_window(
-        &mut self,
+        slots: &mut Slots<A::W, C::Acc, TR::State>,
         key: &K,
         hash: u64,
         window: A::W,
@@ -268,31 +204,27 @@ where
         out: &mut Output<OUT>,
     ) -> Result<(), BoxError> {
         let cleanup = self.cleanup_time(&window);
-        let Some(slots) = self.windows.get_mut(hash, key) else {
-            return Ok(());
-        };
-        let index = match slots.iter().position(|slot| slot.window == window) {
+        let index = match slots.rposition(|slot| slot.window == window) {
             Some(index) => index,
-            None => {
-                slots.push(WindowSlot {
-                    window,
-                    contents: None,
-                    trigger_state: TR::State::default(),
-                    event_timer: None,
-                    cleanup_registered: false,
-                });
-                slots.len() - 1
-            }
+            None => slots.push(WindowSlot {
+                window,
+                contents: None,
+                trigger_state: TR::State::default(),
+                event_timer: None,
+                cleanup_registered: false,
+            }),
         };
-        let slot = &mut slots[index];
+        let slot = slots.get_mut(index);
         let timestamp = record.timestamp.unwrap_or(now);
         let mut ctx = Self::trigger_context(&mut self.timers, &mut slot.trigger_state, now);
         let result =
             self.settings
                 .trigger
                 .on_element(&record.value, timestamp, &slot.window, &mut ctx);
-        self.timers
-            .apply(key, hash, &slot.window, &mut slot.event_timer);
+        if !self.timers.actions.is_empty() {
+            self.timers
+                .apply(key, hash, &slot.window, &mut slot.event_timer);
+        }
         let contents = slot.contents.get_or_insert_with(|| self.contents.create());
         self.contents.add(contents, record);
         if !slot.cleanup_registered && cleanup != Timestamp::MAX {
@@ -309,29 +241,18 @@ where
                 self.timers.time.request_wakeup(cleanup);
             }
         }
-        self.act(key, hash, index, result, now, out)
+        self.act(slot, key, result, now, out)
     }
 
-    /// Fires and/or purges slot `index` of `key` as `result` says.
+    /// Fires and/or purges `slot` as `result` says.
     fn act(
         &mut self,
+        slot: &mut WindowSlot<A::W, C::Acc, TR::State>,
         key: &K,
-        hash: u64,
-        index: usize,
         result: TriggerResult,
         now: Timestamp,
         out: &mut Output<OUT>,
     ) -> Result<(), BoxError> {
-        if result == TriggerResult::Continue {
-            return Ok(());
-        }
-        let Some(slot) = self
-            .windows
-            .get_mut(hash, key)
-            .and_then(|slots| slots.get_mut(index))
-        else {
-            return Ok(());
-        };
         if result.is_fire() {
             if let Some(contents) = &mut slot.contents {
                 let results = self.contents.results(contents, &slot.window);
@@ -352,16 +273,14 @@ where
 
     /// Merges `window` with the key's windows it intersects (sessions); returns the window the
     /// record belongs to now.
-    fn merge_into(
+    fn merge(
         &mut self,
+        slots: &mut Slots<A::W, C::Acc, TR::State>,
         key: &K,
         hash: u64,
         window: A::W,
         now: Timestamp,
-    ) -> Result<A::W, BoxError> {
-        let Some(slots) = self.windows.get_mut(hash, key) else {
-            return Ok(window);
-        };
+    ) -> A::W {
         let mut merged = window;
         let mut members: Vec<usize> = Vec::new();
         loop {
@@ -379,14 +298,14 @@ where
                 None => break,
             }
         }
-        if members.is_empty() || (members.len() == 1 && slots[members[0]].window == merged) {
-            return Ok(merged);
+        if members.is_empty() || (members.len() == 1 && slots.get(members[0]).window == merged) {
+            return merged;
         }
         members.sort_unstable();
         let mut old: Vec<WindowSlot<A::W, C::Acc, TR::State>> = members
             .iter()
             .rev()
-            .map(|&index| slots.swap_remove(index))
+            .map(|&index| slots.remove(index))
             .collect();
         old.reverse();
         let mut target = WindowSlot {
@@ -425,19 +344,159 @@ where
         self.settings.trigger.on_merge(&merged, &mut ctx);
         self.timers
             .apply(key, hash, &merged, &mut target.event_timer);
-        let slots = self
-            .windows
-            .get_mut(hash, key)
-            .expect("the key's windows exist while merging");
         slots.push(target);
-        Ok(merged)
+        merged
     }
 
-    /// Removes a window's slot without firing it (a merged session that is already late).
-    fn remove_window(&mut self, key: &K, hash: u64, window: &A::W) {
-        if let Some(slots) = self.windows.get_mut(hash, key) {
-            slots.retain(|slot| slot.window != *window);
+    /// Fires a timer of slot `index`; removes the slot when it is the window's cleanup time.
+    #[allow(clippy::too_many_arguments)]
+    fn fire_timer(
+        &mut self,
+        slots: &mut Slots<A::W, C::Acc, TR::State>,
+        index: usize,
+        key: &K,
+        hash: u64,
+        timestamp: Timestamp,
+        domain: TimeDomain,
+        now: Timestamp,
+        out: &mut Output<OUT>,
+    ) -> Result<(), BoxError> {
+        let slot = slots.get_mut(index);
+        if domain == TimeDomain::Event && slot.event_timer == Some(timestamp) {
+            slot.event_timer = None;
         }
+        let mut ctx = Self::trigger_context(&mut self.timers, &mut slot.trigger_state, now);
+        let result = match domain {
+            TimeDomain::Event => {
+                self.settings
+                    .trigger
+                    .on_event_time(timestamp, &slot.window, &mut ctx)
+            }
+            TimeDomain::Processing => {
+                self.settings
+                    .trigger
+                    .on_processing_time(timestamp, &slot.window, &mut ctx)
+            }
+        };
+        if !self.timers.actions.is_empty() {
+            self.timers
+                .apply(key, hash, &slot.window, &mut slot.event_timer);
+        }
+        self.act(slot, key, result, now, out)?;
+        let cleanup_domain = if self.settings.assigner.is_event_time() {
+            TimeDomain::Event
+        } else {
+            TimeDomain::Processing
+        };
+        if domain == cleanup_domain && timestamp == self.cleanup_time(&slots.get(index).window) {
+            let slot = slots.remove(index);
+            self.clear(slot, key, hash, now, out)?;
+        }
+        Ok(())
+    }
+
+    /// Drops a window: its trigger's timers and state, then tells the window function.
+    fn clear(
+        &mut self,
+        mut slot: WindowSlot<A::W, C::Acc, TR::State>,
+        key: &K,
+        hash: u64,
+        now: Timestamp,
+        out: &mut Output<OUT>,
+    ) -> Result<(), BoxError> {
+        let mut ctx = Self::trigger_context(&mut self.timers, &mut slot.trigger_state, now);
+        self.settings.trigger.clear(&slot.window, &mut ctx);
+        if !self.timers.actions.is_empty() {
+            self.timers
+                .apply(key, hash, &slot.window, &mut slot.event_timer);
+        }
+        let mut ctx = WindowContext {
+            window: &slot.window,
+            watermark: self.timers.watermark,
+            processing_time: now,
+            side: &mut out.side,
+        };
+        self.function.clear(&mut ctx)
+    }
+}
+
+impl<K, T, A, TR, C, F, OUT> WindowOperator<K, T, A, TR, C, F, OUT>
+where
+    K: std::hash::Hash + Eq + Clone + Send + 'static,
+    T: Clone + Send + 'static,
+    A: WindowAssigner<T>,
+    TR: Trigger<T, A::W>,
+    C: WindowContents<T, A::W>,
+    F: WindowFunction<K, A::W, C::Result, OUT>,
+    OUT: 'static,
+{
+    #[inline]
+    fn process_record(
+        &mut self,
+        record: StreamRecord<KeyedRecord<K, T>>,
+        now: Timestamp,
+        out: &mut Output<OUT>,
+    ) -> Result<(), BoxError> {
+        let KeyedRecord { key, hash, value } = record.value;
+        let logic = &mut self.logic;
+        let event_time = logic.settings.assigner.is_event_time();
+        let timestamp = if event_time {
+            record.timestamp.ok_or(
+                "a record has no timestamp: event-time windows need assign_timestamps_and_watermarks \
+                 or a source with a watermark strategy",
+            )?
+        } else {
+            now
+        };
+        let assigned = &mut self.assigned;
+        assigned.clear();
+        logic
+            .settings
+            .assigner
+            .assign_windows(&value, timestamp, assigned);
+        let slots = self
+            .windows
+            .get_or_insert_with(hash, &key, OpenWindows::new)?;
+        let merging = logic.settings.assigner.is_merging();
+        let mut skipped = true;
+        let mut value = Some(value);
+        let count = assigned.len();
+        for (index, window) in assigned.drain(..).enumerate() {
+            let window = if merging {
+                logic.merge(slots, &key, hash, window, now)
+            } else {
+                window
+            };
+            if logic.is_window_late(&window) {
+                if merging {
+                    slots.retain(|slot| slot.window != window);
+                }
+                continue;
+            }
+            skipped = false;
+            let element = if index + 1 == count {
+                value.take()
+            } else {
+                value.clone()
+            };
+            let Some(element) = element else {
+                break;
+            };
+            let record = StreamRecord::with_timestamp(element, timestamp);
+            logic.add(slots, &key, hash, window, record, now, out)?;
+        }
+        if slots.is_empty() {
+            self.windows.remove(hash, &key);
+        }
+        let late = event_time
+            && timestamp.saturating_add(logic.settings.allowed_lateness) <= logic.timers.watermark;
+        if skipped && late {
+            if let (Some(tag), Some(value)) = (&logic.settings.late_data_tag, value) {
+                out.side
+                    .collect(tag, StreamRecord::with_timestamp(value, timestamp));
+            }
+        }
+        Ok(())
     }
 
     /// Fires one timer.
@@ -457,65 +516,15 @@ where
         let Some(slots) = self.windows.get_mut(hash, &key) else {
             return Ok(());
         };
-        let Some(index) = slots.iter().position(|slot| slot.window == window) else {
+        let Some(index) = slots.position(|slot| slot.window == window) else {
             return Ok(());
         };
-        let slot = &mut slots[index];
-        if domain == TimeDomain::Event && slot.event_timer == Some(timestamp) {
-            slot.event_timer = None;
-        }
-        let mut ctx = Self::trigger_context(&mut self.timers, &mut slot.trigger_state, now);
-        let result = match domain {
-            TimeDomain::Event => self
-                .settings
-                .trigger
-                .on_event_time(timestamp, &window, &mut ctx),
-            TimeDomain::Processing => self
-                .settings
-                .trigger
-                .on_processing_time(timestamp, &window, &mut ctx),
-        };
-        self.timers
-            .apply(&key, hash, &window, &mut slot.event_timer);
-        self.act(&key, hash, index, result, now, out)?;
-        let cleanup_domain = if self.settings.assigner.is_event_time() {
-            TimeDomain::Event
-        } else {
-            TimeDomain::Processing
-        };
-        if domain == cleanup_domain && timestamp == self.cleanup_time(&window) {
-            self.clear_window(&key, hash, index, now, out)?;
+        self.logic
+            .fire_timer(slots, index, &key, hash, timestamp, domain, now, out)?;
+        if slots.is_empty() {
+            self.windows.remove(hash, &key);
         }
         Ok(())
-    }
-
-    /// Removes slot `index` of `key`: its contents, its trigger's timers and state.
-    fn clear_window(
-        &mut self,
-        key: &K,
-        hash: u64,
-        index: usize,
-        now: Timestamp,
-        out: &mut Output<OUT>,
-    ) -> Result<(), BoxError> {
-        let Some(slots) = self.windows.get_mut(hash, key) else {
-            return Ok(());
-        };
-        let mut slot = slots.swap_remove(index);
-        if slots.is_empty() {
-            self.windows.remove(hash, key);
-        }
-        let mut ctx = Self::trigger_context(&mut self.timers, &mut slot.trigger_state, now);
-        self.settings.trigger.clear(&slot.window, &mut ctx);
-        self.timers
-            .apply(key, hash, &slot.window, &mut slot.event_timer);
-        let mut ctx = WindowContext {
-            window: &slot.window,
-            watermark: self.timers.watermark,
-            processing_time: now,
-            side: &mut out.side,
-        };
-        self.function.clear(&mut ctx)
     }
 
     fn fire_processing_timers(
@@ -524,11 +533,11 @@ where
         now: Timestamp,
         out: &mut Output<OUT>,
     ) -> Result<(), BoxError> {
-        while let Some(timer) = self.timers.processing.pop_due(up_to) {
+        while let Some(timer) = self.logic.timers.processing.pop_due(up_to) {
             self.on_timer(timer, TimeDomain::Processing, now, out)?;
         }
-        if let Some(next) = self.timers.processing.next_timestamp() {
-            self.timers.time.request_wakeup(next);
+        if let Some(next) = self.logic.timers.processing.next_timestamp() {
+            self.logic.timers.time.request_wakeup(next);
         }
         Ok(())
     }
@@ -550,7 +559,7 @@ where
         batch: Vec<StreamRecord<KeyedRecord<K, T>>>,
         out: &mut Output<OUT>,
     ) -> Result<(), BoxError> {
-        let now = self.timers.time.current_processing_time();
+        let now = self.logic.timers.time.current_processing_time();
         for record in batch {
             self.process_record(record, now, out)?;
         }
@@ -562,9 +571,9 @@ where
         watermark: Watermark,
         out: &mut Output<OUT>,
     ) -> Result<(), BoxError> {
-        self.timers.watermark = watermark.timestamp();
-        let now = self.timers.time.current_processing_time();
-        while let Some(timer) = self.timers.event.pop_due(watermark.timestamp()) {
+        self.logic.timers.watermark = watermark.timestamp();
+        let now = self.logic.timers.time.current_processing_time();
+        while let Some(timer) = self.logic.timers.event.pop_due(watermark.timestamp()) {
             self.on_timer(timer, TimeDomain::Event, now, out)?;
         }
         out.emit_watermark(watermark);
@@ -582,8 +591,8 @@ where
     fn end_input(&mut self, out: &mut Output<OUT>) -> Result<(), BoxError> {
         // Batch mode: processing time is taken to stand still during the job and every
         // processing-time timer fires at the end of input (as in Flink).
-        if self.batch_mode {
-            let now = self.timers.time.current_processing_time();
+        if self.logic.batch_mode {
+            let now = self.logic.timers.time.current_processing_time();
             self.fire_processing_timers(Timestamp::MAX, now, out)?;
         }
         Ok(())
