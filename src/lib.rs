@@ -41,13 +41,23 @@ pub use strom_state as state;
 
 /// Everything a job needs: `use strom::prelude::*;`.
 pub mod prelude {
+    pub use strom_api::connected::{
+        CoFlatMapFunction, CoMapFunction, CoProcessFunction, ConnectedStreams, Either,
+        KeyedCoProcessFunction, KeyedConnectedStreams,
+    };
     pub use strom_api::functions::{
         Collector, Context, OutputTag, ProcessFunction, RuntimeContext,
+    };
+    pub use strom_api::interval_join::{
+        IntervalJoin, IntervalJoined, JoinContext, ProcessJoinFunction,
     };
     pub use strom_api::keyed_process::{
         KeyedContext, KeyedProcessFunction, TimeDomain, TimerService,
     };
     pub use strom_api::watermarks::{WatermarkGenerator, WatermarkOutput, WatermarkStrategy};
+    pub use strom_api::window_join::{
+        CoGroupFunction, CoGroupedStreams, JoinFunction, JoinedStreams,
+    };
     pub use strom_api::windowing::{
         AggregateFunction, ContinuousEventTimeTrigger, ContinuousProcessingTimeTrigger,
         CountEvictor, CountTrigger, EventTimeSessionWindows, EventTimeTrigger, Evictor,

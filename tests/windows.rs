@@ -6,39 +6,9 @@ use std::time::Duration;
 
 use strom::prelude::*;
 
-/// `(key, timestamp, value)`; key `"!"` is a punctuation: a watermark at its timestamp.
-type Event = (String, i64, i64);
+mod common;
 
-fn ev(key: &str, timestamp: i64, value: i64) -> Event {
-    (key.to_string(), timestamp, value)
-}
-
-fn wm(timestamp: i64) -> Event {
-    ev("!", timestamp, 0)
-}
-
-/// Emits a watermark at every punctuation record, so a test decides exactly where event time
-/// advances.
-struct Punctuated;
-
-impl WatermarkGenerator<Event> for Punctuated {
-    fn on_event(&mut self, event: &Event, timestamp: Timestamp, output: &mut WatermarkOutput) {
-        if event.0 == "!" {
-            output.emit_watermark(Watermark(timestamp));
-        }
-    }
-    fn on_periodic_emit(&mut self, _output: &mut WatermarkOutput) {}
-}
-
-/// The events as a stream at parallelism 1 with punctuated watermarks, punctuations removed.
-fn events(env: &StreamExecutionEnvironment, events: Vec<Event>) -> DataStream<Event> {
-    env.from_collection(events)
-        .assign_timestamps_and_watermarks(
-            WatermarkStrategy::for_generator(|| Punctuated)
-                .with_timestamp_assigner(|e: &Event, _| e.1),
-        )
-        .filter(|e| e.0 != "!")
-}
+use common::events::{ev, events, sorted, wm, Event};
 
 fn env() -> StreamExecutionEnvironment {
     let env = StreamExecutionEnvironment::get_execution_environment();
@@ -109,11 +79,6 @@ impl ProcessWindowFunction<Event, String, String, TimeWindow> for Describe {
         ));
         Ok(())
     }
-}
-
-fn sorted(mut lines: Vec<String>) -> Vec<String> {
-    lines.sort();
-    lines
 }
 
 #[test]

@@ -22,6 +22,12 @@ impl<'a, T> Collector<'a, T> {
         Collector { emitter, timestamp }
     }
 
+    /// Sets the timestamp of what is emitted next (results that combine records of several
+    /// timestamps, such as joins).
+    pub(crate) fn set_timestamp(&mut self, timestamp: Option<Timestamp>) {
+        self.timestamp = timestamp;
+    }
+
     /// Emits `value`.
     #[inline]
     pub fn collect(&mut self, value: T) {

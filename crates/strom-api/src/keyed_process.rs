@@ -16,7 +16,7 @@ use strom_runtime::operator::{
 use strom_runtime::processing_time::ProcessingTimeService;
 use strom_state::{KeyGroupedMap, KeyedEntry, Timer, TimerQueue};
 
-use crate::functions::{Collector, OutputTag, RuntimeContext};
+use crate::functions::{Collector, Context, OutputTag, RuntimeContext};
 
 /// Which clock a timer belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +147,16 @@ impl<K: Eq + Clone, S: Default> KeyedContext<'_, K, S> {
             key: self.key,
             hash: self.hash,
         }
+    }
+
+    /// The current key's state and the side outputs, borrowed together.
+    pub(crate) fn state_and_side_outputs(&mut self) -> (&mut S, &mut SideOutputs) {
+        (self.state.get_or_insert_with(S::default), self.side)
+    }
+
+    /// The record's context as a plain process function sees it.
+    pub(crate) fn plain_context(&mut self) -> Context<'_> {
+        Context::new(self.side, self.timestamp)
     }
 
     /// Emits `value` to the side output `tag`.

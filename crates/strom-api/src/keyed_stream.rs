@@ -209,4 +209,26 @@ impl<T: StreamData, K: StreamData + std::hash::Hash + Eq> KeyedStream<T, K> {
     pub(crate) fn keyed_input(&self) -> DataStream<T> {
         self.stream.clone()
     }
+
+    /// The stream before it was partitioned by key (to add a step in front of the
+    /// partitioning, as `connect` does).
+    pub(crate) fn unkeyed_input(&self) -> DataStream<T> {
+        let inputs = self
+            .stream
+            .inputs
+            .iter()
+            .map(|input| StreamInput {
+                partitioner: None,
+                router: None,
+                channel_type: Arc::clone(&input.element_type),
+                ..input.clone()
+            })
+            .collect();
+        DataStream::with_inputs(std::rc::Rc::clone(&self.stream.env), inputs)
+    }
+
+    /// What extracts the key of a record.
+    pub(crate) fn key_selector(&self) -> KeySelector<T, K> {
+        Arc::clone(&self.key_selector)
+    }
 }

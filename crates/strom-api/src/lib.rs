@@ -8,15 +8,18 @@
 #![deny(clippy::clone_on_ref_ptr)]
 
 mod combiner;
+pub mod connected;
 mod datastream;
 mod environment;
 pub mod fields;
 pub mod functions;
+pub mod interval_join;
 pub mod keyed_process;
 mod keyed_stream;
 mod operators;
 mod routing;
 pub mod watermarks;
+pub mod window_join;
 pub mod windowing;
 
 pub use datastream::{CollectedRecords, DataStream, DataStreamSink};

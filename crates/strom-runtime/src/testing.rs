@@ -25,8 +25,33 @@ pub enum Emitted<T> {
     EndOfInput,
 }
 
+/// What an output received, shared with the harness that reads it.
+type Recorded<T> = Arc<Mutex<Vec<Emitted<T>>>>;
+
 struct Recorder<T> {
-    emitted: Arc<Mutex<Vec<Emitted<T>>>>,
+    emitted: Recorded<T>,
+}
+
+/// What a harnessed operator emitted on one side output.
+pub struct SideOutputRecorder<X> {
+    emitted: Recorded<X>,
+}
+
+impl<X> SideOutputRecorder<X> {
+    /// The values of the records emitted since the last call.
+    pub fn take_values(&self) -> Vec<X> {
+        take_values(&self.emitted)
+    }
+}
+
+fn take_values<T>(emitted: &Recorded<T>) -> Vec<T> {
+    std::mem::take(&mut *emitted.lock().unwrap_or_else(|p| p.into_inner()))
+        .into_iter()
+        .filter_map(|e| match e {
+            Emitted::Record(record) => Some(record.value),
+            _ => None,
+        })
+        .collect()
 }
 
 impl<T: Send> Input<T> for Recorder<T> {
@@ -69,7 +94,7 @@ impl<T: Send> Input<T> for Recorder<T> {
 /// Runs one operator instance as subtask 0 of 1 with all key groups.
 pub struct OperatorHarness<IN, OUT> {
     link: Box<dyn Input<IN>>,
-    emitted: Arc<Mutex<Vec<Emitted<OUT>>>>,
+    emitted: Recorded<OUT>,
     time: ProcessingTimeService,
 }
 
@@ -98,13 +123,45 @@ impl<IN: Send + 'static, OUT: Send + 'static> OperatorHarness<IN, OUT> {
         operator: OP,
         ctx: OperatorContext,
     ) -> Result<Self, TaskError> {
-        let emitted = Arc::new(Mutex::new(Vec::new()));
-        let output = Output::new(
+        let (output, emitted) = Self::recording_output(&ctx);
+        Self::with_output(operator, ctx, output, emitted)
+    }
+
+    /// Opens `operator` with `ctx` and a recorded side output `tag` of element type `X`.
+    pub fn with_side_output<X: Send + 'static, OP: OneInputOperator<IN, OUT> + 'static>(
+        operator: OP,
+        ctx: OperatorContext,
+        tag: &str,
+    ) -> Result<(Self, SideOutputRecorder<X>), TaskError> {
+        let side = SideOutputRecorder {
+            emitted: Arc::new(Mutex::new(Vec::new())),
+        };
+        let (mut output, emitted) = Self::recording_output(&ctx);
+        let side_output = Output::new(
             Box::new(Recorder {
-                emitted: Arc::clone(&emitted),
+                emitted: Arc::clone(&side.emitted),
             }),
             ctx.batch_size,
         );
+        output.add_side_output(tag.to_string(), side_output.erased());
+        Ok((Self::with_output(operator, ctx, output, emitted)?, side))
+    }
+
+    /// An output that records what reaches it in `Recorded`.
+    fn recording_output(ctx: &OperatorContext) -> (Output<OUT>, Recorded<OUT>) {
+        let emitted = Arc::new(Mutex::new(Vec::new()));
+        let recorder = Recorder {
+            emitted: Arc::clone(&emitted),
+        };
+        (Output::new(Box::new(recorder), ctx.batch_size), emitted)
+    }
+
+    fn with_output<OP: OneInputOperator<IN, OUT> + 'static>(
+        operator: OP,
+        ctx: OperatorContext,
+        output: Output<OUT>,
+        emitted: Recorded<OUT>,
+    ) -> Result<Self, TaskError> {
         let time = ctx.processing_time.clone();
         let mut link: Box<dyn Input<IN>> = Box::new(ChainLink::new(operator, output, ctx));
         link.open()?;
@@ -166,12 +223,6 @@ impl<IN: Send + 'static, OUT: Send + 'static> OperatorHarness<IN, OUT> {
 
     /// The values of the records emitted since the last call (watermarks dropped).
     pub fn take_values(&mut self) -> Vec<OUT> {
-        self.take_output()
-            .into_iter()
-            .filter_map(|e| match e {
-                Emitted::Record(record) => Some(record.value),
-                _ => None,
-            })
-            .collect()
+        take_values(&self.emitted)
     }
 }
