@@ -598,3 +598,103 @@ where
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Processing-time windows, driven by the harness's manual clock (end-to-end tests cannot
+    //! control the wall clock).
+
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use strom_core::key_group::key_hash;
+    use strom_runtime::testing::{test_context, OperatorHarness};
+
+    use super::*;
+    use crate::windowing::assigners::{
+        ProcessingTimeSessionWindows, TumblingProcessingTimeWindows,
+    };
+    use crate::windowing::contents::{PassThrough, ReduceContents};
+    use crate::windowing::triggers::ProcessingTimeTrigger;
+
+    type Pair = (String, i64);
+    type Harness = OperatorHarness<KeyedRecord<String, Pair>, Pair>;
+
+    /// A window operator summing the values of `(key, value)` records.
+    fn summing<A: WindowAssigner<Pair, DefaultTrigger = ProcessingTimeTrigger>>(
+        assigner: A,
+    ) -> Harness {
+        let ctx = test_context(ExecutionMode::Streaming);
+        let settings = WindowSettings {
+            trigger: assigner.default_trigger(),
+            assigner,
+            allowed_lateness: 0,
+            late_data_tag: None,
+        };
+        let contents = ReduceContents {
+            reduce: Arc::new(|a: Pair, b: Pair| (a.0, a.1 + b.1)),
+        };
+        let operator = WindowOperator::new(settings, contents, PassThrough, &ctx);
+        OperatorHarness::new(operator, ctx).unwrap()
+    }
+
+    fn send(harness: &mut Harness, key: &str, value: i64) {
+        let key = key.to_string();
+        let record = KeyedRecord {
+            hash: key_hash(&key),
+            key: key.clone(),
+            value: (key, value),
+        };
+        harness.process_elements([record]).unwrap();
+    }
+
+    fn pairs(expected: &[(&str, i64)]) -> Vec<Pair> {
+        expected.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
+
+    #[test]
+    fn tumbling_processing_time_windows_fire_when_the_clock_reaches_their_end() {
+        let mut harness = summing(TumblingProcessingTimeWindows::of(Duration::from_millis(10)));
+        send(&mut harness, "a", 1);
+        send(&mut harness, "b", 2);
+        harness.set_processing_time(5).unwrap();
+        send(&mut harness, "a", 3);
+        harness.set_processing_time(8).unwrap();
+        assert!(harness.take_values().is_empty());
+        harness.set_processing_time(9).unwrap();
+        assert_eq!(harness.take_values(), pairs(&[("a", 4), ("b", 2)]));
+        // At 9 the window [0, 10) is gone; a record now opens it anew and it fires at once.
+        send(&mut harness, "a", 5);
+        harness.set_processing_time(12).unwrap();
+        assert_eq!(harness.take_values(), pairs(&[("a", 5)]));
+        send(&mut harness, "b", 7);
+        send(&mut harness, "b", 1);
+        harness.set_processing_time(25).unwrap();
+        assert_eq!(harness.take_values(), pairs(&[("b", 8)]));
+        // Watermarks do not fire processing-time windows.
+        send(&mut harness, "c", 1);
+        harness.process_watermark(i64::MAX - 1).unwrap();
+        assert!(harness.take_values().is_empty());
+        harness.set_processing_time(29).unwrap();
+        assert_eq!(harness.take_values(), pairs(&[("c", 1)]));
+    }
+
+    #[test]
+    fn processing_time_sessions_merge_records_closer_than_the_gap() {
+        let mut harness = summing(ProcessingTimeSessionWindows::with_gap::<Pair>(
+            Duration::from_millis(5),
+        ));
+        send(&mut harness, "a", 1); // session [0, 5)
+        harness.set_processing_time(3).unwrap();
+        send(&mut harness, "a", 2); // [3, 8) merges: [0, 8)
+        send(&mut harness, "b", 10); // [3, 8)
+        harness.set_processing_time(6).unwrap();
+        assert!(harness.take_values().is_empty());
+        harness.set_processing_time(7).unwrap();
+        assert_eq!(harness.take_values(), pairs(&[("a", 3), ("b", 10)]));
+        harness.set_processing_time(20).unwrap();
+        send(&mut harness, "a", 4);
+        harness.set_processing_time(24).unwrap();
+        assert_eq!(harness.take_values(), pairs(&[("a", 4)]));
+    }
+}
