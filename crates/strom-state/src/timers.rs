@@ -25,11 +25,13 @@ pub struct Timer<K, N> {
     pub namespace: N,
 }
 
-/// The timers of one timestamp, in registration order. Removed timers leave a hole so the
-/// positions in `index` stay valid; `next` is where firing continues.
+/// The timers of one timestamp, in registration order. Removed and fired timers leave a hole so
+/// the positions in `index` stay valid; `next` is where firing continues. The index keeps each
+/// timer's hash beside its position, so growing it does not read the timers; a fired timer's
+/// entry stays until the bucket goes (it matches nothing: its hole is empty).
 struct Bucket<K, N> {
     timers: Vec<Option<(K, u64, N)>>,
-    index: HashTable<usize>,
+    index: HashTable<(u64, usize)>,
     next: usize,
     live: usize,
 }
@@ -77,7 +79,7 @@ impl<K: Eq + Clone, N: Hash + Eq + Clone> TimerQueue<K, N> {
             live: 0,
         });
         let timers = &bucket.timers;
-        let found = bucket.index.find(hash, |&position| {
+        let found = bucket.index.find(hash, |&(_, position)| {
             matches!(&timers[position], Some((k, h, n)) if *h == key_hash && k == key && n == namespace)
         });
         if found.is_some() {
@@ -87,14 +89,9 @@ impl<K: Eq + Clone, N: Hash + Eq + Clone> TimerQueue<K, N> {
         bucket
             .timers
             .push(Some((key.clone(), key_hash, namespace.clone())));
-        let hasher = &self.hasher;
-        let timers = &bucket.timers;
         bucket
             .index
-            .insert_unique(hash, position, |&p| match &timers[p] {
-                Some((_, h, n)) => *h ^ hasher.hash_one(n),
-                None => 0,
-            });
+            .insert_unique(hash, (hash, position), |&(hash, _)| hash);
         bucket.live += 1;
         self.len += 1;
         true
@@ -107,12 +104,12 @@ impl<K: Eq + Clone, N: Hash + Eq + Clone> TimerQueue<K, N> {
             return false;
         };
         let timers = &bucket.timers;
-        let Ok(entry) = bucket.index.find_entry(hash, |&position| {
+        let Ok(entry) = bucket.index.find_entry(hash, |&(_, position)| {
             matches!(&timers[position], Some((k, h, n)) if *h == key_hash && k == key && n == namespace)
         }) else {
             return false;
         };
-        let (position, _) = entry.remove();
+        let ((_, position), _) = entry.remove();
         bucket.timers[position] = None;
         bucket.live -= 1;
         self.len -= 1;
@@ -143,11 +140,6 @@ impl<K: Eq + Clone, N: Hash + Eq + Clone> TimerQueue<K, N> {
                 break timer;
             }
         };
-        let hash = key_hash ^ self.hasher.hash_one(&namespace);
-        let position = bucket.next - 1;
-        if let Ok(entry) = bucket.index.find_entry(hash, |&p| p == position) {
-            entry.remove();
-        }
         bucket.live -= 1;
         self.len -= 1;
         if bucket.live == 0 {

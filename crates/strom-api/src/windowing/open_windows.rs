@@ -1,19 +1,24 @@
-//! The open windows of one key, in the order they were opened, with the two newest inline.
+//! The open windows of one key, ordered by their end, with the two latest inline.
 //!
-//! Records mostly belong to one of the two newest windows of their key (time moves forward;
+//! Records mostly belong to one of the two latest windows of their key (time moves forward;
 //! out-of-order records reach back a little), so those live in the key's map entry itself and a
-//! record finds its window without following a pointer; older windows (waiting for the
-//! watermark) sit in a deque behind them. When the watermark lags far behind the data, a key has many open windows, and this layout
+//! record finds its window without following a pointer; earlier windows (waiting for the
+//! watermark) sit in a deque behind them. Keeping the windows ordered by end lets a search stop
+//! as soon as it passes the end it looks for: a record that opens a new window (usually the
+//! latest) learns that from the latest window alone instead of visiting every open one. When the watermark lags far behind the data, a key has many open windows, and this layout
 //! saves a cache miss per record on the common path.
 
 use std::collections::VecDeque;
 
-/// The open windows of one key: indices `0..` from the oldest opened to the newest.
+use strom_core::Timestamp;
+
+/// The open windows of one key: indices `0..` in order of their end (the caller's order: it
+/// says where each window goes).
 pub(crate) struct OpenWindows<S> {
-    /// Opened before `previous`, oldest first (windows mostly close oldest first, and a deque
-    /// closes those without moving the rest).
+    /// Before `previous` (windows mostly close earliest first, and a deque closes those without
+    /// moving the rest).
     older: VecDeque<S>,
-    /// Opened just before `newest`; `None` only when there is at most one open window.
+    /// Just before `newest`; `None` only when there is at most one open window.
     previous: Option<S>,
     /// `None` only when there is no open window at all.
     newest: Option<S>,
@@ -44,6 +49,11 @@ impl<S> OpenWindows<S> {
         self.older.len() + usize::from(self.previous.is_some())
     }
 
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.newest_index() + usize::from(self.newest.is_some())
+    }
+
     /// Opens a window after all the others; returns its index.
     #[inline]
     pub(crate) fn push(&mut self, slot: S) -> usize {
@@ -54,16 +64,47 @@ impl<S> OpenWindows<S> {
         self.newest_index()
     }
 
-    /// The index of the newest window that satisfies `matches`.
+    /// Opens a window at `index`, moving the later ones up.
+    pub(crate) fn insert(&mut self, index: usize, slot: S) {
+        if index == self.len() {
+            self.push(slot);
+            return;
+        }
+        // Rare (a window ending before the latest): through the deque, then refill.
+        self.older.extend(self.previous.take());
+        self.older.extend(self.newest.take());
+        self.older.insert(index, slot);
+        self.newest = self.older.pop_back();
+        self.previous = self.older.pop_back();
+    }
+
+    /// Searches, from the latest window back, for one with end `end` that `matches`; `end_of`
+    /// gives a window's end. `Ok(index)` when found, else `Err(index)` where a window with that
+    /// end belongs.
     #[inline]
-    pub(crate) fn rposition(&self, mut matches: impl FnMut(&S) -> bool) -> Option<usize> {
-        if self.newest.as_ref().is_some_and(&mut matches) {
-            return Some(self.newest_index());
+    pub(crate) fn search(
+        &self,
+        end: Timestamp,
+        end_of: impl Fn(&S) -> Timestamp,
+        mut matches: impl FnMut(&S) -> bool,
+    ) -> Result<usize, usize> {
+        let mut index = self.len();
+        for slot in self
+            .newest
+            .iter()
+            .chain(&self.previous)
+            .chain(self.older.iter().rev())
+        {
+            let slot_end = end_of(slot);
+            if slot_end < end {
+                break;
+            }
+            index -= 1;
+            if slot_end == end && matches(slot) {
+                return Ok(index);
+            }
         }
-        if self.previous.as_ref().is_some_and(&mut matches) {
-            return Some(self.previous_index());
-        }
-        self.older.iter().rposition(matches)
+        Err(index)
     }
 
     /// The index of the oldest window that satisfies `matches`.
@@ -145,82 +186,89 @@ impl<S> OpenWindows<S> {
 mod tests {
     use super::*;
 
-    fn contents(windows: &OpenWindows<u32>) -> Vec<u32> {
+    /// A window as `(end, id)`.
+    type Slot = (Timestamp, u32);
+
+    fn contents(windows: &OpenWindows<Slot>) -> Vec<Slot> {
         windows.iter().copied().collect()
     }
 
-    #[test]
-    fn keeps_windows_in_opening_order_across_pushes_and_removals() {
-        let mut windows = OpenWindows::new();
-        assert!(windows.is_empty());
-        assert_eq!(windows.push(10), 0);
-        assert_eq!(windows.push(20), 1);
-        assert_eq!(windows.push(30), 2);
-        assert_eq!(contents(&windows), [10, 20, 30]);
-        assert_eq!(windows.rposition(|&w| w >= 20), Some(2));
-        assert_eq!(windows.position(|&w| w >= 20), Some(1));
-        assert_eq!(windows.remove(2), 30);
-        assert_eq!(contents(&windows), [10, 20]);
-        assert_eq!(windows.remove(0), 10);
-        *windows.get_mut(0) += 1;
-        assert_eq!(*windows.get(0), 21);
-        assert_eq!(contents(&windows), [21]);
-        assert_eq!(windows.remove(0), 21);
-        assert!(windows.is_empty());
-        assert_eq!(windows.rposition(|_| true), None);
+    fn search(windows: &OpenWindows<Slot>, slot: Slot) -> Result<usize, usize> {
+        windows.search(slot.0, |s| s.0, |s| s.1 == slot.1)
     }
 
     #[test]
-    fn retain_refills_the_newest_slot() {
+    fn keeps_windows_ordered_by_end_through_opens_and_closes() {
         let mut windows = OpenWindows::new();
-        for w in [1, 2, 3, 4] {
-            windows.push(w);
-        }
-        windows.retain(|&w| w % 2 == 1);
-        assert_eq!(contents(&windows), [1, 3]);
-        windows.retain(|&w| w != 3);
-        assert_eq!(contents(&windows), [1]);
+        assert!(windows.is_empty());
+        assert_eq!(search(&windows, (10, 1)), Err(0));
+        assert_eq!(windows.push((10, 1)), 0);
+        assert_eq!(windows.push((20, 2)), 1);
+        assert_eq!(search(&windows, (30, 3)), Err(2));
+        windows.insert(2, (30, 3));
+        assert_eq!(search(&windows, (5, 4)), Err(0));
+        windows.insert(0, (5, 4));
+        assert_eq!(search(&windows, (15, 5)), Err(2));
+        windows.insert(2, (15, 5));
+        assert_eq!(
+            contents(&windows),
+            [(5, 4), (10, 1), (15, 5), (20, 2), (30, 3)]
+        );
+        assert_eq!(search(&windows, (20, 2)), Ok(3));
+        assert_eq!(search(&windows, (20, 9)), Err(3));
+        assert_eq!(windows.position(|s| s.0 >= 12), Some(2));
+        assert_eq!(windows.remove(4), (30, 3));
+        assert_eq!(windows.remove(0), (5, 4));
+        get_and_bump(&mut windows, 1);
+        assert_eq!(contents(&windows), [(10, 1), (15, 6), (20, 2)]);
+        windows.retain(|s| s.1 != 6);
+        assert_eq!(contents(&windows), [(10, 1), (20, 2)]);
         windows.retain(|_| false);
         assert!(windows.is_empty());
     }
 
+    fn get_and_bump(windows: &mut OpenWindows<Slot>, index: usize) {
+        windows.get_mut(index).1 += 1;
+        assert_eq!(windows.get(index).1, windows.iter().nth(index).unwrap().1);
+    }
+
     #[test]
-    fn behaves_like_a_vector_under_random_operations() {
+    fn behaves_like_a_sorted_vector_under_random_operations() {
         let mut windows = OpenWindows::new();
-        let mut model: Vec<u32> = Vec::new();
+        let mut model: Vec<Slot> = Vec::new();
         let mut state = 0x2545_f491_4f6c_dd1du64;
         for step in 0..20_000u32 {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
+            let end = (state >> 20) as Timestamp % 40;
             match state % 5 {
                 0 | 1 => {
-                    model.push(step);
-                    assert_eq!(windows.push(step), model.len() - 1);
+                    let at = model.partition_point(|s| s.0 < end);
+                    assert_eq!(search(&windows, (end, step)), Err(at));
+                    model.insert(at, (end, step));
+                    windows.insert(at, (end, step));
                 }
                 2 if !model.is_empty() => {
                     let index = (state >> 8) as usize % model.len();
+                    assert_eq!(search(&windows, model[index]), Ok(index));
                     assert_eq!(windows.remove(index), model.remove(index));
                 }
                 3 if !model.is_empty() => {
                     let index = (state >> 8) as usize % model.len();
-                    *windows.get_mut(index) += 1;
-                    model[index] += 1;
-                    assert_eq!(*windows.get(index), model[index]);
+                    // Ids stay unique, so a search finds exactly one window.
+                    windows.get_mut(index).1 = step + 100_000;
+                    model[index].1 = step + 100_000;
                 }
                 _ => {
                     let modulus = 2 + (state >> 8) as u32 % 7;
-                    windows.retain(|&w| w % modulus != 0);
-                    model.retain(|&w| w % modulus != 0);
+                    windows.retain(|s| s.1 % modulus != 0);
+                    model.retain(|s| s.1 % modulus != 0);
                 }
             }
             assert_eq!(contents(&windows), model);
+            assert_eq!(windows.len(), model.len());
             assert_eq!(windows.is_empty(), model.is_empty());
-            let probe = (state >> 16) as u32 % (step + 1);
-            assert_eq!(
-                windows.rposition(|&w| w >= probe),
-                model.iter().rposition(|&w| w >= probe)
-            );
         }
     }
 }

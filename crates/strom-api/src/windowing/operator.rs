@@ -62,6 +62,9 @@ struct Timers<K, W> {
     watermark: Timestamp,
     time: ProcessingTimeService,
     actions: Vec<TimerAction>,
+    /// While an event-time timer fires: its time, as long as the window has not registered it
+    /// again. Deleting it then needs no search: it has left the queue.
+    firing_event_timer: Option<Timestamp>,
 }
 
 impl<K: Eq + Clone, W: Window> Timers<K, W> {
@@ -70,13 +73,18 @@ impl<K: Eq + Clone, W: Window> Timers<K, W> {
         for action in self.actions.drain(..) {
             match action {
                 TimerAction::RegisterEvent(time) => {
+                    if self.firing_event_timer == Some(time) {
+                        self.firing_event_timer = None;
+                    }
                     if *event_timer != Some(time) {
                         self.event.register(time, key, hash, window);
                         *event_timer = Some(time);
                     }
                 }
                 TimerAction::DeleteEvent(time) => {
-                    self.event.delete(time, key, hash, window);
+                    if self.firing_event_timer != Some(time) {
+                        self.event.delete(time, key, hash, window);
+                    }
                     if *event_timer == Some(time) {
                         *event_timer = None;
                     }
@@ -142,6 +150,7 @@ where
                     watermark: Timestamp::MIN,
                     time: ctx.processing_time.clone(),
                     actions: Vec::new(),
+                    firing_event_timer: None,
                 },
                 batch_mode: ctx.execution_mode == ExecutionMode::Batch,
                 _types: PhantomData,
@@ -190,6 +199,32 @@ where
         }
     }
 
+    /// The index of `window` among the key's windows, opening it if it is not open yet.
+    #[inline]
+    fn open_window(slots: &mut Slots<A::W, C::Acc, TR::State>, window: A::W) -> usize {
+        let end = window.max_timestamp();
+        match slots.search(
+            end,
+            |slot| slot.window.max_timestamp(),
+            |slot| slot.window == window,
+        ) {
+            Ok(index) => index,
+            Err(index) => {
+                slots.insert(
+                    index,
+                    WindowSlot {
+                        window,
+                        contents: None,
+                        trigger_state: TR::State::default(),
+                        event_timer: None,
+                        cleanup_registered: false,
+                    },
+                );
+                index
+            }
+        }
+    }
+
     /// Adds `record` to `window` of the key whose windows are `slots`.
     #[allow(clippy::too_many_arguments)]
     #[inline]
@@ -204,16 +239,7 @@ where
         out: &mut Output<OUT>,
     ) -> Result<(), BoxError> {
         let cleanup = self.cleanup_time(&window);
-        let index = match slots.rposition(|slot| slot.window == window) {
-            Some(index) => index,
-            None => slots.push(WindowSlot {
-                window,
-                contents: None,
-                trigger_state: TR::State::default(),
-                event_timer: None,
-                cleanup_registered: false,
-            }),
-        };
+        let index = Self::open_window(slots, window);
         let slot = slots.get_mut(index);
         let timestamp = record.timestamp.unwrap_or(now);
         let mut ctx = Self::trigger_context(&mut self.timers, &mut slot.trigger_state, now);
@@ -344,13 +370,37 @@ where
         self.settings.trigger.on_merge(&merged, &mut ctx);
         self.timers
             .apply(key, hash, &merged, &mut target.event_timer);
-        slots.push(target);
+        let end = target.window.max_timestamp();
+        if let Err(index) = slots.search(end, |slot| slot.window.max_timestamp(), |_| false) {
+            slots.insert(index, target);
+        }
         merged
     }
 
     /// Fires a timer of slot `index`; removes the slot when it is the window's cleanup time.
     #[allow(clippy::too_many_arguments)]
     fn fire_timer(
+        &mut self,
+        slots: &mut Slots<A::W, C::Acc, TR::State>,
+        index: usize,
+        key: &K,
+        hash: u64,
+        timestamp: Timestamp,
+        domain: TimeDomain,
+        now: Timestamp,
+        out: &mut Output<OUT>,
+    ) -> Result<(), BoxError> {
+        if domain == TimeDomain::Event {
+            self.timers.firing_event_timer = Some(timestamp);
+        }
+        let result = self.fire_slot_timer(slots, index, key, hash, timestamp, domain, now, out);
+        self.timers.firing_event_timer = None;
+        result
+    }
+
+    /// `fire_timer` once the firing timer is noted.
+    #[allow(clippy::too_many_arguments)]
+    fn fire_slot_timer(
         &mut self,
         slots: &mut Slots<A::W, C::Acc, TR::State>,
         index: usize,
