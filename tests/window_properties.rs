@@ -164,7 +164,59 @@ fn per_key(firings: Vec<Firing>) -> BTreeMap<String, Vec<Firing>> {
     by_key
 }
 
-fn run_strom(steps: &[Step], windows: Windows) -> (Vec<Firing>, Vec<Event>) {
+/// The event-time trigger under another type: the engine keeps windows that fire at their end
+/// per window (`aligned`) only for `EventTimeTrigger` itself, so this one exercises the general
+/// window operator with per-key timers on the same semantics.
+#[derive(Clone)]
+struct SameAsEventTime;
+
+impl Trigger<Event, TimeWindow> for SameAsEventTime {
+    type State = ();
+    fn on_element(
+        &self,
+        element: &Event,
+        timestamp: Timestamp,
+        window: &TimeWindow,
+        ctx: &mut TriggerContext<'_, ()>,
+    ) -> TriggerResult {
+        EventTimeTrigger.on_element(element, timestamp, window, ctx)
+    }
+    fn on_event_time(
+        &self,
+        time: Timestamp,
+        window: &TimeWindow,
+        ctx: &mut TriggerContext<'_, ()>,
+    ) -> TriggerResult {
+        <EventTimeTrigger as Trigger<Event, TimeWindow>>::on_event_time(
+            &EventTimeTrigger,
+            time,
+            window,
+            ctx,
+        )
+    }
+    fn on_processing_time(
+        &self,
+        _time: Timestamp,
+        _window: &TimeWindow,
+        _ctx: &mut TriggerContext<'_, ()>,
+    ) -> TriggerResult {
+        TriggerResult::Continue
+    }
+    fn clear(&self, window: &TimeWindow, ctx: &mut TriggerContext<'_, ()>) {
+        <EventTimeTrigger as Trigger<Event, TimeWindow>>::clear(&EventTimeTrigger, window, ctx)
+    }
+}
+
+/// Which window operator runs the job.
+#[derive(Debug, Clone, Copy)]
+enum Operator {
+    /// Windows kept per window (the default trigger).
+    Aligned,
+    /// Windows kept per key with their own timers (any other trigger).
+    General,
+}
+
+fn run_strom(steps: &[Step], windows: Windows, operator: Operator) -> (Vec<Firing>, Vec<Event>) {
     let env = StreamExecutionEnvironment::get_execution_environment();
     env.set_parallelism(1);
     let input: Vec<Event> = steps
@@ -175,15 +227,20 @@ fn run_strom(steps: &[Step], windows: Windows) -> (Vec<Firing>, Vec<Event>) {
         })
         .collect();
     let late = OutputTag::<Event>::new("late");
-    let results = events(&env, input)
+    let windowed = events(&env, input)
         .key_by(|e| e.0.clone())
         .window(SlidingEventTimeWindows::of(
             Duration::from_millis(windows.size as u64),
             Duration::from_millis(windows.slide as u64),
         ))
         .allowed_lateness(Duration::from_millis(windows.lateness as u64))
-        .side_output_late_data(&late)
-        .aggregate_and_process(SumCount, WithWindow);
+        .side_output_late_data(&late);
+    let results = match operator {
+        Operator::Aligned => windowed.aggregate_and_process(SumCount, WithWindow),
+        Operator::General => windowed
+            .trigger(SameAsEventTime)
+            .aggregate_and_process(SumCount, WithWindow),
+    };
     let late_records = results.get_side_output(&late).collect_async();
     let firings = results.collect_async();
     env.execute("window property").unwrap();
@@ -235,11 +292,15 @@ fn windows() -> impl Strategy<Value = Windows> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(128))]
 
     #[test]
-    fn windowed_aggregation_matches_the_reference_model(steps in steps(), windows in windows()) {
-        let (firings, late) = run_strom(&steps, windows);
+    fn windowed_aggregation_matches_the_reference_model(
+        steps in steps(),
+        windows in windows(),
+        operator in prop::sample::select(vec![Operator::Aligned, Operator::General]),
+    ) {
+        let (firings, late) = run_strom(&steps, windows, operator);
         let (expected_firings, expected_late) = run_model(&steps, windows);
         prop_assert_eq!(per_key(firings), per_key(expected_firings));
         prop_assert_eq!(late, expected_late);

@@ -6,6 +6,7 @@
 //! output configure it; `reduce`, `aggregate` or `process` evaluate each window. Results carry
 //! the window's largest timestamp, so windows can be chained.
 
+mod aligned;
 mod assigners;
 mod contents;
 mod evictors;

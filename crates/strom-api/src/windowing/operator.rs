@@ -23,6 +23,10 @@ use super::open_windows::OpenWindows;
 use super::triggers::{TimerAction, Trigger, TriggerContext, TriggerResult};
 use super::window::Window;
 
+/// The error for a record without a timestamp in an event-time window.
+pub(super) const MISSING_TIMESTAMP: &str = "a record has no timestamp: event-time windows need \
+     assign_timestamps_and_watermarks or a source with a watermark strategy";
+
 /// How a windowed stream was configured, apart from its function.
 pub(crate) struct WindowSettings<A, TR> {
     pub(crate) assigner: A,
@@ -491,10 +495,7 @@ where
         let logic = &mut self.logic;
         let event_time = logic.settings.assigner.is_event_time();
         let timestamp = if event_time {
-            record.timestamp.ok_or(
-                "a record has no timestamp: event-time windows need assign_timestamps_and_watermarks \
-                 or a source with a watermark strategy",
-            )?
+            record.timestamp.ok_or(MISSING_TIMESTAMP)?
         } else {
             now
         };

@@ -2,6 +2,7 @@
 //! function, as in Flink (`trigger`, `evictor`, `allowed_lateness`, `side_output_late_data`,
 //! then `reduce`, `aggregate` or `process`).
 
+use std::any::TypeId;
 use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use strom_core::{StreamData, Timestamp};
 use strom_runtime::exchange::KeyedRecord;
 use strom_runtime::graph::{operator_factory, NodeBody};
 
+use super::aligned::AlignedWindowOperator;
 use super::assigners::WindowAssigner;
 use super::contents::{
     AggregateContents, EvictingContents, ListContents, PassThrough, ReduceContents, WindowContents,
@@ -19,7 +21,7 @@ use super::contents::{
 use super::evictors::{Evictor, NoEvictor};
 use super::functions::{AggregateFunction, ProcessWindowFunction};
 use super::operator::{WindowOperator, WindowSettings};
-use super::triggers::Trigger;
+use super::triggers::{EventTimeTrigger, Trigger};
 use crate::datastream::DataStream;
 use crate::functions::OutputTag;
 use crate::keyed_stream::KeyedStream;
@@ -138,15 +140,31 @@ where
     {
         let (assigner, trigger) = (self.assigner, self.trigger);
         let (allowed_lateness, late_data_tag) = (self.allowed_lateness, self.late_data_tag);
-        let factory = operator_factory::<KeyedRecord<K, T>, OUT, _, _>(move |ctx| {
-            let settings = WindowSettings {
-                assigner: assigner.clone(),
-                trigger: trigger.clone(),
-                allowed_lateness,
-                late_data_tag: late_data_tag.clone(),
-            };
-            WindowOperator::new(settings, contents.clone(), function.clone(), ctx)
-        });
+        let fires_at_window_end = assigner.is_event_time()
+            && !assigner.is_merging()
+            && TypeId::of::<TR>() == TypeId::of::<EventTimeTrigger>();
+        let factory = if fires_at_window_end {
+            operator_factory::<KeyedRecord<K, T>, OUT, _, _>(move |ctx| {
+                AlignedWindowOperator::new(
+                    assigner.clone(),
+                    allowed_lateness,
+                    late_data_tag.clone(),
+                    contents.clone(),
+                    function.clone(),
+                    ctx,
+                )
+            })
+        } else {
+            operator_factory::<KeyedRecord<K, T>, OUT, _, _>(move |ctx| {
+                let settings = WindowSettings {
+                    assigner: assigner.clone(),
+                    trigger: trigger.clone(),
+                    allowed_lateness,
+                    late_data_tag: late_data_tag.clone(),
+                };
+                WindowOperator::new(settings, contents.clone(), function.clone(), ctx)
+            })
+        };
         let stream = self.input.add_operator(name, NodeBody::Operator(factory));
         if self.window_all {
             stream.set_parallelism(1)
