@@ -5,9 +5,10 @@
 //! ```
 //!
 //! A small transaction (under 1.00) followed on the same account by a large one (over 500.00)
-//! within one minute of event time raises an alert. Per account the function keeps one flag
-//! (the deadline of the last small transaction) and one event-time timer that clears the flag
-//! when the minute has passed, so state does not grow with the number of accounts seen.
+//! within one minute of event time raises an alert. Per account the function keeps one
+//! `ValueState` (the deadline of the last small transaction) and one event-time timer that
+//! clears it when the minute has passed, so state does not grow with the number of accounts
+//! seen.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -49,20 +50,24 @@ const SMALL_AMOUNT: f64 = 1.00;
 const LARGE_AMOUNT: f64 = 500.00;
 const ONE_MINUTE: Timestamp = 60_000;
 
+/// The deadline of the account's last small transaction, while it is open (Flink's walkthrough
+/// keeps a flag and the timer's time; the deadline is both).
+const DEADLINE: ValueStateDescriptor<Timestamp> = ValueStateDescriptor::new("deadline");
+
 #[derive(Clone)]
 struct FraudDetector;
 
 impl KeyedProcessFunction<u64, Transaction, Alert> for FraudDetector {
-    /// The deadline of the account's last small transaction, while it is open.
-    type State = Option<Timestamp>;
+    type State = ();
 
     fn process_element(
         &mut self,
         transaction: Transaction,
-        ctx: &mut KeyedContext<'_, u64, Self::State>,
+        ctx: &mut KeyedContext<'_, u64, ()>,
         out: &mut Collector<'_, Alert>,
     ) -> Result<(), BoxError> {
-        if let Some(deadline) = *ctx.state() {
+        let mut deadline_state = ctx.keyed_state().get_state(&DEADLINE)?;
+        if let Some(&deadline) = deadline_state.value() {
             if transaction.amount > LARGE_AMOUNT && transaction.timestamp <= deadline {
                 out.collect(Alert {
                     account_id: transaction.account_id,
@@ -71,12 +76,12 @@ impl KeyedProcessFunction<u64, Transaction, Alert> for FraudDetector {
                 });
             }
             // Any transaction after a small one closes the pattern.
+            deadline_state.clear();
             ctx.timer_service().delete_event_time_timer(deadline);
-            ctx.clear_state();
         }
         if transaction.amount < SMALL_AMOUNT {
             let deadline = transaction.timestamp + ONE_MINUTE;
-            *ctx.state() = Some(deadline);
+            ctx.keyed_state().get_state(&DEADLINE)?.update(deadline)?;
             ctx.timer_service().register_event_time_timer(deadline);
         }
         Ok(())
@@ -85,10 +90,10 @@ impl KeyedProcessFunction<u64, Transaction, Alert> for FraudDetector {
     fn on_timer(
         &mut self,
         _timestamp: Timestamp,
-        ctx: &mut KeyedContext<'_, u64, Self::State>,
+        ctx: &mut KeyedContext<'_, u64, ()>,
         _out: &mut Collector<'_, Alert>,
     ) -> Result<(), BoxError> {
-        ctx.clear_state();
+        ctx.keyed_state().get_state(&DEADLINE)?.clear();
         Ok(())
     }
 }

@@ -82,7 +82,7 @@ impl ProcessWindowFunction<f64, String, String, TimeWindow> for WithWindow {
     fn process(
         &mut self,
         sensor: &String,
-        ctx: &mut WindowContext<'_, TimeWindow>,
+        ctx: &mut WindowContext<'_, String, TimeWindow>,
         averages: Vec<f64>,
         out: &mut Collector<'_, String>,
     ) -> Result<(), BoxError> {

@@ -81,6 +81,10 @@ pub mod prelude {
         Boundedness, ReaderStatus, Source, SourceOutput, SourceReader, SourceSplit,
     };
     pub use strom_runtime::JobError;
+    pub use strom_state::{
+        ListState, ListStateDescriptor, MapState, MapStateDescriptor, ReducingState,
+        ReducingStateDescriptor, StateError, ValueState, ValueStateDescriptor,
+    };
 }
 
 /// The README's code blocks compile as doctests, so the quick start cannot drift from the API.

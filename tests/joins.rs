@@ -318,7 +318,7 @@ impl ProcessWindowFunction<String, String, (), TimeWindow> for CountAll {
     fn process(
         &mut self,
         _key: &(),
-        ctx: &mut WindowContext<'_, TimeWindow>,
+        ctx: &mut WindowContext<'_, (), TimeWindow>,
         elements: Vec<String>,
         out: &mut Collector<'_, String>,
     ) -> Result<(), BoxError> {

@@ -10,7 +10,7 @@ use strom::prelude::*;
 
 mod common;
 
-use common::events::{ev, events, wm, Event};
+use common::events::{ev, events, wm, Event, SameAsEventTime};
 
 /// A window's result: `(key, window start, sum, count)`.
 type Firing = (String, i64, i64, u64);
@@ -140,7 +140,7 @@ impl ProcessWindowFunction<(i64, u64), Firing, String, TimeWindow> for WithWindo
     fn process(
         &mut self,
         key: &String,
-        ctx: &mut WindowContext<'_, TimeWindow>,
+        ctx: &mut WindowContext<'_, String, TimeWindow>,
         results: Vec<(i64, u64)>,
         out: &mut Collector<'_, Firing>,
     ) -> Result<(), BoxError> {
@@ -162,49 +162,6 @@ fn per_key(firings: Vec<Firing>) -> BTreeMap<String, Vec<Firing>> {
         by_key.entry(firing.0.clone()).or_default().push(firing);
     }
     by_key
-}
-
-/// The event-time trigger under another type: the engine keeps windows that fire at their end
-/// per window (`aligned`) only for `EventTimeTrigger` itself, so this one exercises the general
-/// window operator with per-key timers on the same semantics.
-#[derive(Clone)]
-struct SameAsEventTime;
-
-impl Trigger<Event, TimeWindow> for SameAsEventTime {
-    type State = ();
-    fn on_element(
-        &self,
-        element: &Event,
-        timestamp: Timestamp,
-        window: &TimeWindow,
-        ctx: &mut TriggerContext<'_, ()>,
-    ) -> TriggerResult {
-        EventTimeTrigger.on_element(element, timestamp, window, ctx)
-    }
-    fn on_event_time(
-        &self,
-        time: Timestamp,
-        window: &TimeWindow,
-        ctx: &mut TriggerContext<'_, ()>,
-    ) -> TriggerResult {
-        <EventTimeTrigger as Trigger<Event, TimeWindow>>::on_event_time(
-            &EventTimeTrigger,
-            time,
-            window,
-            ctx,
-        )
-    }
-    fn on_processing_time(
-        &self,
-        _time: Timestamp,
-        _window: &TimeWindow,
-        _ctx: &mut TriggerContext<'_, ()>,
-    ) -> TriggerResult {
-        TriggerResult::Continue
-    }
-    fn clear(&self, window: &TimeWindow, ctx: &mut TriggerContext<'_, ()>) {
-        <EventTimeTrigger as Trigger<Event, TimeWindow>>::clear(&EventTimeTrigger, window, ctx)
-    }
 }
 
 /// Which window operator runs the job.

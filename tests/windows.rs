@@ -65,7 +65,7 @@ impl ProcessWindowFunction<Event, String, String, TimeWindow> for Describe {
     fn process(
         &mut self,
         key: &String,
-        ctx: &mut WindowContext<'_, TimeWindow>,
+        ctx: &mut WindowContext<'_, String, TimeWindow>,
         elements: Vec<Event>,
         out: &mut Collector<'_, String>,
     ) -> Result<(), BoxError> {
@@ -216,7 +216,7 @@ impl ProcessWindowFunction<f64, String, String, TimeWindow> for Label {
     fn process(
         &mut self,
         key: &String,
-        ctx: &mut WindowContext<'_, TimeWindow>,
+        ctx: &mut WindowContext<'_, String, TimeWindow>,
         elements: Vec<f64>,
         out: &mut Collector<'_, String>,
     ) -> Result<(), BoxError> {

@@ -13,6 +13,8 @@ import org.apache.flink.streaming.api.windowing.assigners.*;
 import org.apache.flink.streaming.api.windowing.evictors.TimeEvictor;
 import org.apache.flink.streaming.api.windowing.triggers.ContinuousEventTimeTrigger;
 import org.apache.flink.streaming.api.windowing.windows.TimeWindow;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.util.Collector;
 import org.apache.flink.util.OutputTag;
 
@@ -63,6 +65,31 @@ public class WindowSemantics {
     static class Label extends ProcessWindowFunction<Double, String, String, TimeWindow> {
         public void process(String key, Context ctx, Iterable<Double> elements, Collector<String> out) {
             for (Double d : elements) out.collect(key + "@" + ctx.window().getEnd() + "=" + d);
+        }
+    }
+
+    /** Firings per window (window state) and per key (global state), windows cleared per key. */
+    static class CountFirings extends ProcessWindowFunction<Tuple3<String, Long, Long>, String, String, TimeWindow> {
+        static final ValueStateDescriptor<Long> FIRINGS = new ValueStateDescriptor<>("firings", Long.class);
+        static final ValueStateDescriptor<Long> KEY_FIRINGS = new ValueStateDescriptor<>("key-firings", Long.class);
+        static final ValueStateDescriptor<Long> CLEARED = new ValueStateDescriptor<>("cleared", Long.class);
+        static long bump(ValueState<Long> state) throws Exception {
+            long n = (state.value() == null ? 0 : state.value()) + 1;
+            state.update(n);
+            return n;
+        }
+        public void process(String key, Context ctx, Iterable<Tuple3<String, Long, Long>> elements, Collector<String> out) throws Exception {
+            long firing = bump(ctx.windowState().getState(FIRINGS));
+            long keyFirings = bump(ctx.globalState().getState(KEY_FIRINGS));
+            Long cleared = ctx.globalState().getState(CLEARED).value();
+            long sum = 0;
+            for (Tuple3<String, Long, Long> e : elements) sum += e.f2;
+            out.collect(key + " [" + ctx.window().getStart() + "," + ctx.window().getEnd() + ") sum=" + sum
+                + " firing=" + firing + " key_firings=" + keyFirings + " cleared=" + (cleared == null ? 0 : cleared));
+        }
+        public void clear(Context ctx) throws Exception {
+            ctx.windowState().getState(FIRINGS).clear();
+            bump(ctx.globalState().getState(CLEARED));
         }
     }
 
@@ -132,6 +159,12 @@ public class WindowSemantics {
             .keyBy(e -> e.f0).window(TumblingEventTimeWindows.of(Duration.ofMillis(20)))
             .trigger(ContinuousEventTimeTrigger.of(Duration.ofMillis(5))).reduce(SUM).print();
         run("continuous", env);
+
+        env = env();
+        events(env, list(ev("a", 1, 1), ev("b", 2, 5), ev("a", 3, 2), wm(10), ev("a", 5, 4), ev("a", 12, 8), wm(15), wm(25)))
+            .keyBy(e -> e.f0).window(TumblingEventTimeWindows.of(Duration.ofMillis(10)))
+            .allowedLateness(Duration.ofMillis(5)).process(new CountFirings()).print();
+        run("window and global state", env);
 
         env = env();
         events(env, list(ev("a", 1, 1), ev("b", 2, 2), ev("c", 12, 4)))

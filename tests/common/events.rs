@@ -41,3 +41,46 @@ pub fn sorted(mut lines: Vec<String>) -> Vec<String> {
     lines.sort();
     lines
 }
+
+/// The event-time trigger under another type: the engine keeps windows that fire at their end
+/// per window (`aligned`) only for `EventTimeTrigger` itself, so this one exercises the general
+/// window operator with per-key timers on the same semantics.
+#[derive(Clone)]
+pub struct SameAsEventTime;
+
+impl Trigger<Event, TimeWindow> for SameAsEventTime {
+    type State = ();
+    fn on_element(
+        &self,
+        element: &Event,
+        timestamp: Timestamp,
+        window: &TimeWindow,
+        ctx: &mut TriggerContext<'_, ()>,
+    ) -> TriggerResult {
+        EventTimeTrigger.on_element(element, timestamp, window, ctx)
+    }
+    fn on_event_time(
+        &self,
+        time: Timestamp,
+        window: &TimeWindow,
+        ctx: &mut TriggerContext<'_, ()>,
+    ) -> TriggerResult {
+        <EventTimeTrigger as Trigger<Event, TimeWindow>>::on_event_time(
+            &EventTimeTrigger,
+            time,
+            window,
+            ctx,
+        )
+    }
+    fn on_processing_time(
+        &self,
+        _time: Timestamp,
+        _window: &TimeWindow,
+        _ctx: &mut TriggerContext<'_, ()>,
+    ) -> TriggerResult {
+        TriggerResult::Continue
+    }
+    fn clear(&self, window: &TimeWindow, ctx: &mut TriggerContext<'_, ()>) {
+        <EventTimeTrigger as Trigger<Event, TimeWindow>>::clear(&EventTimeTrigger, window, ctx)
+    }
+}

@@ -6,6 +6,7 @@
 //! deduplicated per key and timestamp, fire in timestamp order, and live in the operator's
 //! managed state (a [`TimerQueue`] per time domain) so a checkpoint can write them out.
 
+use std::hash::Hash;
 use std::marker::PhantomData;
 
 use strom_core::{BoxError, StreamRecord, Timestamp, Watermark};
@@ -14,7 +15,7 @@ use strom_runtime::operator::{
     ExecutionMode, OneInputOperator, OperatorContext, Output, SideOutputs,
 };
 use strom_runtime::processing_time::ProcessingTimeService;
-use strom_state::{KeyGroupedMap, KeyedEntry, Timer, TimerQueue};
+use strom_state::{KeyGroupedMap, KeyedEntry, KeyedStateBackend, StateScope, Timer, TimerQueue};
 
 use crate::functions::{Collector, Context, OutputTag, RuntimeContext};
 
@@ -112,6 +113,7 @@ pub struct KeyedContext<'a, K, S> {
     state: &'a mut Option<S>,
     timers: &'a mut KeyedTimers<K>,
     side: &'a mut SideOutputs,
+    states: &'a mut KeyedStateBackend<K>,
 }
 
 impl<K: Eq + Clone, S: Default> KeyedContext<'_, K, S> {
@@ -138,6 +140,16 @@ impl<K: Eq + Clone, S: Default> KeyedContext<'_, K, S> {
     /// Drops the current key's state.
     pub fn clear_state(&mut self) {
         *self.state = None;
+    }
+
+    /// The current key's named states: `ctx.keyed_state().get_state(&DESCRIPTOR)?` gives a
+    /// handle (`ValueState`, `ListState`, `MapState`, `ReducingState`) scoped to the current
+    /// key, as Flink's `getRuntimeContext().getState(descriptor)` does.
+    pub fn keyed_state(&mut self) -> StateScope<'_, K, ()>
+    where
+        K: Hash + Send + 'static,
+    {
+        self.states.scope(self.key, self.hash, &())
     }
 
     /// The current key's timers.
@@ -183,6 +195,7 @@ pub struct KeyedTimers<K> {
 pub(crate) struct KeyedProcessOperator<K, I, O, P: KeyedProcessFunction<K, I, O>> {
     function: P,
     states: KeyGroupedMap<K, P::State>,
+    named_states: KeyedStateBackend<K>,
     timers: KeyedTimers<K>,
     batch_mode: bool,
     _types: PhantomData<fn(I) -> O>,
@@ -198,6 +211,7 @@ where
         KeyedProcessOperator {
             function,
             states: KeyGroupedMap::new(ctx.key_group_range, ctx.max_parallelism),
+            named_states: KeyedStateBackend::new(ctx.key_group_range, ctx.max_parallelism),
             timers: KeyedTimers {
                 event: TimerQueue::new(),
                 processing: TimerQueue::new(),
@@ -232,6 +246,7 @@ where
             state: &mut state,
             timers: &mut self.timers,
             side: &mut out.side,
+            states: &mut self.named_states,
         };
         let mut collector = Collector::new(&mut out.main, timestamp);
         let result = call(&mut self.function, &mut ctx, &mut collector);

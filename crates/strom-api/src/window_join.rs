@@ -292,7 +292,7 @@ where
     fn process(
         &mut self,
         _key: &K,
-        _ctx: &mut WindowContext<'_, W>,
+        _ctx: &mut WindowContext<'_, K, W>,
         elements: Vec<Either<A, B>>,
         out: &mut Collector<'_, O>,
     ) -> Result<(), BoxError> {

@@ -58,7 +58,7 @@ impl ProcessWindowFunction<String, String, u64, TimeWindow> for KeyAndWindow {
     fn process(
         &mut self,
         key: &u64,
-        ctx: &mut WindowContext<'_, TimeWindow>,
+        ctx: &mut WindowContext<'_, u64, TimeWindow>,
         results: Vec<String>,
         out: &mut Collector<'_, String>,
     ) -> Result<(), BoxError> {

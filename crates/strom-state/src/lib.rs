@@ -1,4 +1,4 @@
-//! Managed state for Strom's operators: keyed values and timers.
+//! Managed state for Strom's operators: keyed values, named keyed states and timers.
 //!
 //! All keyed state is partitioned by key group: a subtask holds one table per key group it
 //! owns, so a snapshot can be written and later redistributed key group by key group when a
@@ -7,7 +7,12 @@
 #![deny(clippy::clone_on_ref_ptr)]
 
 pub mod keyed_map;
+pub mod keyed_state;
 pub mod timers;
 
 pub use keyed_map::{ForeignKeyGroup, KeyGroupedMap, KeyedEntry, VacantEntry};
+pub use keyed_state::{
+    KeyedStateBackend, ListState, ListStateDescriptor, MapState, MapStateDescriptor, ReducingState,
+    ReducingStateDescriptor, StateError, StateScope, ValueState, ValueStateDescriptor,
+};
 pub use timers::{Timer, TimerQueue};

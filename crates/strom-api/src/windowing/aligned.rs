@@ -18,9 +18,9 @@ use hashbrown::HashTable;
 use strom_core::key_group::{KeyGroupAssigner, KeyGroupRange};
 use strom_core::{BoxError, StreamRecord, Timestamp, Watermark};
 use strom_runtime::exchange::KeyedRecord;
-use strom_runtime::operator::{OneInputOperator, OperatorContext, Output};
+use strom_runtime::operator::{OneInputOperator, OperatorContext, Output, SideOutputs};
 use strom_runtime::processing_time::ProcessingTimeService;
-use strom_state::ForeignKeyGroup;
+use strom_state::{ForeignKeyGroup, KeyedStateBackend};
 
 use super::assigners::WindowAssigner;
 use super::contents::{WindowContents, WindowFunction};
@@ -93,8 +93,7 @@ where
     assigner: A,
     allowed_lateness: Timestamp,
     late_data_tag: Option<String>,
-    contents: C,
-    function: F,
+    evaluator: Evaluator<K, C, F>,
     watermark: Timestamp,
     time: ProcessingTimeService,
     key_groups: KeyGroupAssigner,
@@ -105,7 +104,7 @@ where
 
 impl<K, T, A, C, F, OUT> AlignedWindowOperator<K, T, A, C, F, OUT>
 where
-    K: Eq + Clone + Send + 'static,
+    K: std::hash::Hash + Eq + Clone + Send + 'static,
     T: Clone + Send + 'static,
     A: WindowAssigner<T>,
     C: WindowContents<T, A::W>,
@@ -125,8 +124,11 @@ where
             assigner,
             allowed_lateness,
             late_data_tag,
-            contents,
-            function,
+            evaluator: Evaluator {
+                contents,
+                function,
+                states: KeyedStateBackend::new(ctx.key_group_range, ctx.max_parallelism),
+            },
             watermark: Timestamp::MIN,
             time: ctx.processing_time.clone(),
             key_groups: KeyGroupAssigner::new(ctx.max_parallelism),
@@ -138,28 +140,6 @@ where
 
     fn cleanup_time(&self, window: &A::W) -> Timestamp {
         window.max_timestamp().saturating_add(self.allowed_lateness)
-    }
-
-    /// Evaluates `key`'s contents of `window`.
-    #[allow(clippy::too_many_arguments)]
-    fn fire(
-        contents: &C,
-        function: &mut F,
-        window: &A::W,
-        key: &K,
-        acc: &mut C::Acc,
-        watermark: Timestamp,
-        now: Timestamp,
-        out: &mut Output<OUT>,
-    ) -> Result<(), BoxError> {
-        let results = contents.results(acc, window);
-        let mut ctx = WindowContext {
-            window,
-            watermark,
-            processing_time: now,
-            side: &mut out.side,
-        };
-        function.apply(key, results, &mut ctx, &mut out.main)
     }
 
     #[inline]
@@ -226,7 +206,8 @@ where
                 tables.last_mut().expect("a table was just pushed")
             }
         };
-        let contents = &self.contents;
+        let evaluator = &mut self.evaluator;
+        let contents = &evaluator.contents;
         let (key_groups, range) = (&self.key_groups, self.key_group_range);
         let position = table.position_or_insert(&key, hash, || {
             // A new key for this window: make sure this subtask owns it.
@@ -240,16 +221,14 @@ where
         let acc = &mut table.entries[position].2;
         contents.add(acc, StreamRecord::with_timestamp(value, timestamp));
         if end <= self.watermark {
-            Self::fire(
-                contents,
-                &mut self.function,
-                &table.window,
-                &key,
-                acc,
-                self.watermark,
+            let at = Evaluation {
+                window: &table.window,
+                key: &key,
+                hash,
+                watermark: self.watermark,
                 now,
-                out,
-            )?;
+            };
+            evaluator.fire(at, acc, out)?;
         }
         Ok(())
     }
@@ -298,19 +277,17 @@ where
                 continue;
             }
             table.fired = true;
-            for (key, _, acc) in &mut table.entries {
-                Self::fire(
-                    &self.contents,
-                    &mut self.function,
-                    &table.window,
+            for (key, hash, acc) in &mut table.entries {
+                let at = || Evaluation {
+                    window: &table.window,
                     key,
-                    acc,
-                    self.watermark,
+                    hash: *hash,
+                    watermark: self.watermark,
                     now,
-                    out,
-                )?;
+                };
+                self.evaluator.fire(at(), acc, out)?;
                 if drop_at_once {
-                    self.clear(&table.window, now, out)?;
+                    self.evaluator.clear(at(), out)?;
                 }
             }
         }
@@ -326,25 +303,86 @@ where
             return Ok(());
         };
         for table in tables {
-            for _ in &table.entries {
-                self.clear(&table.window, now, out)?;
+            for (key, hash, _) in &table.entries {
+                let at = Evaluation {
+                    window: &table.window,
+                    key,
+                    hash: *hash,
+                    watermark: self.watermark,
+                    now,
+                };
+                self.evaluator.clear(at, out)?;
             }
         }
         Ok(())
     }
+}
 
-    fn clear(
-        &mut self,
-        window: &A::W,
-        now: Timestamp,
-        out: &mut Output<OUT>,
-    ) -> Result<(), BoxError> {
-        let mut ctx = WindowContext {
-            window,
+/// What evaluates windows: the contents, the window function and its named states.
+struct Evaluator<K, C, F> {
+    contents: C,
+    function: F,
+    states: KeyedStateBackend<K>,
+}
+
+/// Which key's window is evaluated, and when.
+struct Evaluation<'a, K, W> {
+    window: &'a W,
+    key: &'a K,
+    hash: u64,
+    watermark: Timestamp,
+    now: Timestamp,
+}
+
+impl<'a, K, W> Evaluation<'a, K, W> {
+    /// The context a window function sees for this evaluation.
+    fn context<'b>(
+        &'b self,
+        side: &'b mut SideOutputs,
+        states: &'b mut KeyedStateBackend<K>,
+    ) -> WindowContext<'b, K, W> {
+        WindowContext {
+            window: self.window,
+            key: self.key,
+            key_hash: self.hash,
             watermark: self.watermark,
-            processing_time: now,
-            side: &mut out.side,
-        };
+            processing_time: self.now,
+            side,
+            states,
+            merging: false,
+        }
+    }
+}
+
+impl<K, C, F> Evaluator<K, C, F> {
+    /// Evaluates one key's contents of a window.
+    fn fire<T, W, OUT>(
+        &mut self,
+        at: Evaluation<'_, K, W>,
+        acc: &mut C::Acc,
+        out: &mut Output<OUT>,
+    ) -> Result<(), BoxError>
+    where
+        C: WindowContents<T, W>,
+        F: WindowFunction<K, W, C::Result, OUT>,
+    {
+        let results = self.contents.results(acc, at.window);
+        let mut ctx = at.context(&mut out.side, &mut self.states);
+        self.function
+            .apply(at.key, results, &mut ctx, &mut out.main)
+    }
+
+    /// Tells the window function one key's window is gone.
+    fn clear<T, W, OUT>(
+        &mut self,
+        at: Evaluation<'_, K, W>,
+        out: &mut Output<OUT>,
+    ) -> Result<(), BoxError>
+    where
+        C: WindowContents<T, W>,
+        F: WindowFunction<K, W, C::Result, OUT>,
+    {
+        let mut ctx = at.context(&mut out.side, &mut self.states);
         self.function.clear(&mut ctx)
     }
 }
@@ -352,7 +390,7 @@ where
 impl<K, T, A, C, F, OUT> OneInputOperator<KeyedRecord<K, T>, OUT>
     for AlignedWindowOperator<K, T, A, C, F, OUT>
 where
-    K: Eq + Clone + Send + 'static,
+    K: std::hash::Hash + Eq + Clone + Send + 'static,
     T: Clone + Send + 'static,
     A: WindowAssigner<T>,
     C: WindowContents<T, A::W>,

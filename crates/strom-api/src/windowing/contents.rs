@@ -166,11 +166,11 @@ pub(crate) trait WindowFunction<K, W, R, OUT>: Send + 'static {
         &mut self,
         key: &K,
         results: Vec<R>,
-        ctx: &mut WindowContext<'_, W>,
+        ctx: &mut WindowContext<'_, K, W>,
         out: &mut Emitter<OUT>,
     ) -> Result<(), BoxError>;
 
-    fn clear(&mut self, _ctx: &mut WindowContext<'_, W>) -> Result<(), BoxError> {
+    fn clear(&mut self, _ctx: &mut WindowContext<'_, K, W>) -> Result<(), BoxError> {
         Ok(())
     }
 }
@@ -185,7 +185,7 @@ impl<K, W: Window, OUT: 'static> WindowFunction<K, W, OUT, OUT> for PassThrough 
         &mut self,
         _key: &K,
         results: Vec<OUT>,
-        ctx: &mut WindowContext<'_, W>,
+        ctx: &mut WindowContext<'_, K, W>,
         out: &mut Emitter<OUT>,
     ) -> Result<(), BoxError> {
         let timestamp = ctx.window.max_timestamp();
@@ -210,14 +210,14 @@ where
         &mut self,
         key: &K,
         results: Vec<R>,
-        ctx: &mut WindowContext<'_, W>,
+        ctx: &mut WindowContext<'_, K, W>,
         out: &mut Emitter<OUT>,
     ) -> Result<(), BoxError> {
         let mut collector = Collector::new(out, Some(ctx.window.max_timestamp()));
         self.0.process(key, ctx, results, &mut collector)
     }
 
-    fn clear(&mut self, ctx: &mut WindowContext<'_, W>) -> Result<(), BoxError> {
+    fn clear(&mut self, ctx: &mut WindowContext<'_, K, W>) -> Result<(), BoxError> {
         self.0.clear(ctx)
     }
 }

@@ -1,8 +1,11 @@
 //! What window results are computed with: incremental [`AggregateFunction`]s and the
 //! [`ProcessWindowFunction`] that sees a whole window with its context.
 
+use std::hash::Hash;
 use strom_core::{BoxError, StreamData, StreamRecord, Timestamp};
+
 use strom_runtime::operator::SideOutputs;
+use strom_state::{KeyedStateBackend, StateError, StateScope};
 
 use super::window::Window;
 use crate::functions::{Collector, OutputTag};
@@ -27,14 +30,35 @@ pub trait AggregateFunction<IN>: Clone + Send + Sync + 'static {
 }
 
 /// The context of a window evaluation.
-pub struct WindowContext<'a, W> {
+pub struct WindowContext<'a, K, W> {
     pub(crate) window: &'a W,
+    pub(crate) key: &'a K,
+    pub(crate) key_hash: u64,
     pub(crate) watermark: Timestamp,
     pub(crate) processing_time: Timestamp,
     pub(crate) side: &'a mut SideOutputs,
+    pub(crate) states: &'a mut KeyedStateBackend<K>,
+    /// Whether the windows merge (per-window state is refused then).
+    pub(crate) merging: bool,
 }
 
-impl<W: Window> WindowContext<'_, W> {
+impl<K: Hash + Eq + Clone + Send + 'static, W: Window> WindowContext<'_, K, W> {
+    /// The key's states scoped to this window (Flink's `windowState()`): gone with the window
+    /// only when `clear` clears them. Merging windows (sessions) have none, as in Flink.
+    pub fn window_state(&mut self) -> Result<StateScope<'_, K, W>, StateError> {
+        if self.merging {
+            return Err(StateError::PerWindowStateWithMergingWindows);
+        }
+        Ok(self.states.scope(self.key, self.key_hash, self.window))
+    }
+
+    /// The key's states across all its windows (Flink's `globalState()`).
+    pub fn global_state(&mut self) -> StateScope<'_, K, ()> {
+        self.states.scope(self.key, self.key_hash, &())
+    }
+}
+
+impl<K, W: Window> WindowContext<'_, K, W> {
     /// The window being evaluated.
     pub fn window(&self) -> &W {
         self.window
@@ -66,13 +90,14 @@ pub trait ProcessWindowFunction<IN, OUT, K, W: Window>: Clone + Send + Sync + 's
     fn process(
         &mut self,
         key: &K,
-        ctx: &mut WindowContext<'_, W>,
+        ctx: &mut WindowContext<'_, K, W>,
         elements: Vec<IN>,
         out: &mut Collector<'_, OUT>,
     ) -> Result<(), BoxError>;
 
-    /// The window is removed (its allowed lateness has passed).
-    fn clear(&mut self, _ctx: &mut WindowContext<'_, W>) -> Result<(), BoxError> {
+    /// The window is removed (its allowed lateness has passed): the place to clear its
+    /// `window_state`.
+    fn clear(&mut self, _ctx: &mut WindowContext<'_, K, W>) -> Result<(), BoxError> {
         Ok(())
     }
 }

@@ -14,7 +14,7 @@ use strom_core::{BoxError, StreamRecord, Timestamp, Watermark};
 use strom_runtime::exchange::KeyedRecord;
 use strom_runtime::operator::{ExecutionMode, OneInputOperator, OperatorContext, Output};
 use strom_runtime::processing_time::ProcessingTimeService;
-use strom_state::{KeyGroupedMap, Timer, TimerQueue};
+use strom_state::{KeyGroupedMap, KeyedStateBackend, Timer, TimerQueue};
 
 use super::assigners::WindowAssigner;
 use super::contents::{WindowContents, WindowFunction};
@@ -124,6 +124,8 @@ struct WindowLogic<K, T, A: WindowAssigner<T>, TR, C, F, OUT> {
     contents: C,
     function: F,
     timers: Timers<K, A::W>,
+    /// The named states a `ProcessWindowFunction` keeps per window and per key.
+    states: KeyedStateBackend<K>,
     batch_mode: bool,
     _types: PhantomData<fn(T) -> OUT>,
 }
@@ -156,6 +158,7 @@ where
                     actions: Vec::new(),
                     firing_event_timer: None,
                 },
+                states: KeyedStateBackend::new(ctx.key_group_range, ctx.max_parallelism),
                 batch_mode: ctx.execution_mode == ExecutionMode::Batch,
                 _types: PhantomData,
             },
@@ -271,7 +274,7 @@ where
                 self.timers.time.request_wakeup(cleanup);
             }
         }
-        self.act(slot, key, result, now, out)
+        self.act(slot, key, hash, result, now, out)
     }
 
     /// Fires and/or purges `slot` as `result` says.
@@ -279,6 +282,7 @@ where
         &mut self,
         slot: &mut WindowSlot<A::W, C::Acc, TR::State>,
         key: &K,
+        hash: u64,
         result: TriggerResult,
         now: Timestamp,
         out: &mut Output<OUT>,
@@ -288,9 +292,13 @@ where
                 let results = self.contents.results(contents, &slot.window);
                 let mut ctx = WindowContext {
                     window: &slot.window,
+                    key,
+                    key_hash: hash,
                     watermark: self.timers.watermark,
                     processing_time: now,
                     side: &mut out.side,
+                    states: &mut self.states,
+                    merging: self.settings.assigner.is_merging(),
                 };
                 self.function.apply(key, results, &mut ctx, &mut out.main)?;
             }
@@ -436,7 +444,7 @@ where
             self.timers
                 .apply(key, hash, &slot.window, &mut slot.event_timer);
         }
-        self.act(slot, key, result, now, out)?;
+        self.act(slot, key, hash, result, now, out)?;
         let cleanup_domain = if self.settings.assigner.is_event_time() {
             TimeDomain::Event
         } else {
@@ -466,9 +474,13 @@ where
         }
         let mut ctx = WindowContext {
             window: &slot.window,
+            key,
+            key_hash: hash,
             watermark: self.timers.watermark,
             processing_time: now,
             side: &mut out.side,
+            states: &mut self.states,
+            merging: self.settings.assigner.is_merging(),
         };
         self.function.clear(&mut ctx)
     }

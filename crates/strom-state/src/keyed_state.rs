@@ -1,0 +1,602 @@
+//! Keyed state by descriptor (Flink's `ValueState`, `ListState`, `MapState` and
+//! `ReducingState`): the named states of a keyed operator, each scoped to the key being
+//! processed and a namespace (a window, or `()` for state of the key as a whole).
+//!
+//! A descriptor names a state and fixes its type; asking for the same name with another type
+//! (in the same kind of namespace) is an error that names the state. Each state is a table from key to its namespaces' values,
+//! partitioned by key group like all keyed state, and kept on the heap (the `hashmap` backend).
+//! Handles borrow the table for the current key and namespace, so reading a value is a lookup,
+//! never a copy of the table.
+
+use std::any::{type_name, Any, TypeId};
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use strom_core::key_group::KeyGroupRange;
+
+use crate::keyed_map::{ForeignKeyGroup, KeyGroupedMap};
+
+/// Why a state could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    /// The name is taken by a state of another kind or type.
+    #[error("state '{name}' is a {existing}, not a {requested}: a state name has one type")]
+    TypeMismatch {
+        /// The state's name.
+        name: String,
+        /// What it was created as.
+        existing: String,
+        /// What it was asked for as.
+        requested: String,
+    },
+    /// Merging windows (sessions) have no per-window state, as in Flink: a window's state
+    /// could not follow it into the window it merges into.
+    #[error("per-window state is not allowed with merging windows (use global_state)")]
+    PerWindowStateWithMergingWindows,
+    /// The current key belongs to a key group this subtask does not own.
+    #[error(transparent)]
+    ForeignKeyGroup(#[from] ForeignKeyGroup),
+}
+
+macro_rules! descriptor {
+    ($(#[$doc:meta])* $name:ident<$($param:ident),*>) => {
+        $(#[$doc])*
+        pub struct $name<$($param),*> {
+            name: &'static str,
+            _type: PhantomData<fn() -> ($($param,)*)>,
+        }
+
+        impl<$($param),*> $name<$($param),*> {
+            /// A descriptor for the state called `name`.
+            pub const fn new(name: &'static str) -> Self {
+                $name {
+                    name,
+                    _type: PhantomData,
+                }
+            }
+
+            /// The state's name.
+            pub fn name(&self) -> &'static str {
+                self.name
+            }
+        }
+    };
+}
+
+descriptor!(
+    /// Names a [`ValueState`] holding one `T` (Flink's `ValueStateDescriptor`).
+    ValueStateDescriptor<T>
+);
+descriptor!(
+    /// Names a [`ListState`] holding a list of `T` (Flink's `ListStateDescriptor`).
+    ListStateDescriptor<T>
+);
+descriptor!(
+    /// Names a [`MapState`] holding a map from `UK` to `UV` (Flink's `MapStateDescriptor`).
+    MapStateDescriptor<UK, UV>
+);
+
+/// Names a [`ReducingState`]: values added are combined with `reduce` into one (Flink's
+/// `ReducingStateDescriptor`).
+pub struct ReducingStateDescriptor<T> {
+    name: &'static str,
+    reduce: Arc<dyn Fn(T, T) -> T + Send + Sync>,
+}
+
+impl<T> ReducingStateDescriptor<T> {
+    /// A descriptor for the state called `name`, combining values with `reduce`.
+    pub fn new(name: &'static str, reduce: impl Fn(T, T) -> T + Send + Sync + 'static) -> Self {
+        ReducingStateDescriptor {
+            name,
+            reduce: Arc::new(reduce),
+        }
+    }
+
+    /// The state's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+/// One state's values: per key, its namespaces (usually one or a few) with their values.
+struct StateTable<K, N, V> {
+    values: KeyGroupedMap<K, Vec<(N, V)>>,
+}
+
+/// The kind and types of a state, for error messages.
+struct Described<N, V>(PhantomData<fn() -> (N, V)>);
+
+impl<N, V> Described<N, V> {
+    fn describe(kind: &str) -> String {
+        format!(
+            "{kind}<{}> in namespace {}",
+            type_name::<V>(),
+            type_name::<N>()
+        )
+    }
+}
+
+/// A named state as stored: its table and what it was created as.
+struct NamedState {
+    table: Box<dyn Any + Send>,
+    description: String,
+}
+
+/// The keyed states of one operator subtask, on the heap.
+pub struct KeyedStateBackend<K> {
+    range: KeyGroupRange,
+    max_parallelism: usize,
+    /// By name and namespace type: a window's state and the key's global state may share a
+    /// name and stay apart.
+    states: HashMap<(&'static str, TypeId), NamedState>,
+    _key: PhantomData<fn() -> K>,
+}
+
+impl<K: Hash + Eq + Clone + Send + 'static> KeyedStateBackend<K> {
+    /// Empty state for the key groups in `range` out of `max_parallelism`.
+    pub fn new(range: KeyGroupRange, max_parallelism: usize) -> Self {
+        KeyedStateBackend {
+            range,
+            max_parallelism,
+            states: HashMap::new(),
+            _key: PhantomData,
+        }
+    }
+
+    /// The table of state `name`, created on first use as `kind` with values `V`.
+    fn table<N: Send + 'static, V: Send + 'static>(
+        &mut self,
+        name: &'static str,
+        kind: &str,
+    ) -> Result<&mut StateTable<K, N, V>, StateError> {
+        let (range, max_parallelism) = (self.range, self.max_parallelism);
+        let id = (name, TypeId::of::<N>());
+        let state = self.states.entry(id).or_insert_with(|| NamedState {
+            table: Box::new(StateTable::<K, N, V> {
+                values: KeyGroupedMap::new(range, max_parallelism),
+            }),
+            description: Described::<N, V>::describe(kind),
+        });
+        let description = &state.description;
+        match state.table.downcast_mut::<StateTable<K, N, V>>() {
+            Some(table) if description.starts_with(kind) => Ok(table),
+            _ => Err(StateError::TypeMismatch {
+                name: name.to_string(),
+                existing: description.clone(),
+                requested: Described::<N, V>::describe(kind),
+            }),
+        }
+    }
+
+    /// The states of `key` (whose stable hash is `hash`) in `namespace`.
+    pub fn scope<'a, N>(
+        &'a mut self,
+        key: &'a K,
+        hash: u64,
+        namespace: &'a N,
+    ) -> StateScope<'a, K, N> {
+        StateScope {
+            backend: self,
+            key,
+            hash,
+            namespace,
+        }
+    }
+}
+
+/// The states of one key in one namespace: where handles come from.
+pub struct StateScope<'a, K, N> {
+    backend: &'a mut KeyedStateBackend<K>,
+    key: &'a K,
+    hash: u64,
+    namespace: &'a N,
+}
+
+impl<'a, K, N> StateScope<'a, K, N>
+where
+    K: Hash + Eq + Clone + Send + 'static,
+    N: Eq + Clone + Send + 'static,
+{
+    fn slot<V: Send + 'static>(
+        self,
+        name: &'static str,
+        kind: &str,
+    ) -> Result<Slot<'a, K, N, V>, StateError> {
+        let table = self.backend.table::<N, V>(name, kind)?;
+        Ok(Slot {
+            table,
+            key: self.key,
+            hash: self.hash,
+            namespace: self.namespace,
+        })
+    }
+
+    /// The value state `descriptor` names.
+    pub fn get_state<T: Send + 'static>(
+        self,
+        descriptor: &ValueStateDescriptor<T>,
+    ) -> Result<ValueState<'a, K, N, T>, StateError> {
+        Ok(ValueState {
+            slot: self.slot(descriptor.name, "ValueState")?,
+        })
+    }
+
+    /// The list state `descriptor` names.
+    pub fn get_list_state<T: Send + 'static>(
+        self,
+        descriptor: &ListStateDescriptor<T>,
+    ) -> Result<ListState<'a, K, N, T>, StateError> {
+        Ok(ListState {
+            slot: self.slot(descriptor.name, "ListState")?,
+        })
+    }
+
+    /// The map state `descriptor` names.
+    pub fn get_map_state<UK, UV>(
+        self,
+        descriptor: &MapStateDescriptor<UK, UV>,
+    ) -> Result<MapState<'a, K, N, UK, UV>, StateError>
+    where
+        UK: Hash + Eq + Send + 'static,
+        UV: Send + 'static,
+    {
+        Ok(MapState {
+            slot: self.slot(descriptor.name, "MapState")?,
+        })
+    }
+
+    /// The reducing state `descriptor` names.
+    pub fn get_reducing_state<T: Send + 'static>(
+        self,
+        descriptor: &ReducingStateDescriptor<T>,
+    ) -> Result<ReducingState<'a, K, N, T>, StateError> {
+        Ok(ReducingState {
+            slot: self.slot(descriptor.name, "ReducingState")?,
+            reduce: Arc::clone(&descriptor.reduce),
+        })
+    }
+}
+
+/// The place of one state's value for the current key and namespace.
+struct Slot<'a, K, N, V> {
+    table: &'a mut StateTable<K, N, V>,
+    key: &'a K,
+    hash: u64,
+    namespace: &'a N,
+}
+
+impl<K: Hash + Eq + Clone, N: Eq + Clone, V> Slot<'_, K, N, V> {
+    fn get(&self) -> Option<&V> {
+        let namespaces = self.table.values.get(self.hash, self.key)?;
+        namespaces
+            .iter()
+            .find(|(namespace, _)| namespace == self.namespace)
+            .map(|(_, value)| value)
+    }
+
+    fn get_mut(&mut self) -> Option<&mut V> {
+        let namespaces = self.table.values.get_mut(self.hash, self.key)?;
+        namespaces
+            .iter_mut()
+            .find(|(namespace, _)| namespace == self.namespace)
+            .map(|(_, value)| value)
+    }
+
+    fn get_or_insert_with(&mut self, make: impl FnOnce() -> V) -> Result<&mut V, StateError> {
+        let namespaces = self
+            .table
+            .values
+            .get_or_insert_with(self.hash, self.key, Vec::new)?;
+        let index = match namespaces
+            .iter()
+            .position(|(namespace, _)| namespace == self.namespace)
+        {
+            Some(index) => index,
+            None => {
+                namespaces.push((self.namespace.clone(), make()));
+                namespaces.len() - 1
+            }
+        };
+        Ok(&mut namespaces[index].1)
+    }
+
+    fn set(&mut self, value: V) -> Result<(), StateError> {
+        let mut value = Some(value);
+        let slot = self.get_or_insert_with(|| value.take().expect("taken once"))?;
+        if let Some(value) = value {
+            *slot = value;
+        }
+        Ok(())
+    }
+
+    fn clear(&mut self) {
+        let Some(namespaces) = self.table.values.get_mut(self.hash, self.key) else {
+            return;
+        };
+        namespaces.retain(|(namespace, _)| namespace != self.namespace);
+        if namespaces.is_empty() {
+            self.table.values.remove(self.hash, self.key);
+        }
+    }
+}
+
+/// One value per key and namespace (Flink's `ValueState`).
+pub struct ValueState<'a, K, N, T> {
+    slot: Slot<'a, K, N, T>,
+}
+
+impl<K: Hash + Eq + Clone, N: Eq + Clone, T> ValueState<'_, K, N, T> {
+    /// The value, if one was set.
+    pub fn value(&self) -> Option<&T> {
+        self.slot.get()
+    }
+
+    /// The value for change in place, if one was set.
+    pub fn value_mut(&mut self) -> Option<&mut T> {
+        self.slot.get_mut()
+    }
+
+    /// Sets the value.
+    pub fn update(&mut self, value: T) -> Result<(), StateError> {
+        self.slot.set(value)
+    }
+
+    /// Removes the value.
+    pub fn clear(&mut self) {
+        self.slot.clear();
+    }
+}
+
+/// A list per key and namespace (Flink's `ListState`).
+pub struct ListState<'a, K, N, T> {
+    slot: Slot<'a, K, N, Vec<T>>,
+}
+
+impl<K: Hash + Eq + Clone, N: Eq + Clone, T> ListState<'_, K, N, T> {
+    /// The elements, in the order they were added (empty when none were).
+    pub fn get(&self) -> &[T] {
+        self.slot.get().map_or(&[], Vec::as_slice)
+    }
+
+    /// Appends `value`.
+    pub fn add(&mut self, value: T) -> Result<(), StateError> {
+        self.slot.get_or_insert_with(Vec::new)?.push(value);
+        Ok(())
+    }
+
+    /// Appends every value of `values`.
+    pub fn add_all(&mut self, values: impl IntoIterator<Item = T>) -> Result<(), StateError> {
+        self.slot.get_or_insert_with(Vec::new)?.extend(values);
+        Ok(())
+    }
+
+    /// Replaces the elements with `values`.
+    pub fn update(&mut self, values: Vec<T>) -> Result<(), StateError> {
+        if values.is_empty() {
+            self.slot.clear();
+            Ok(())
+        } else {
+            self.slot.set(values)
+        }
+    }
+
+    /// Removes every element.
+    pub fn clear(&mut self) {
+        self.slot.clear();
+    }
+}
+
+/// A map per key and namespace (Flink's `MapState`).
+pub struct MapState<'a, K, N, UK, UV> {
+    slot: Slot<'a, K, N, HashMap<UK, UV>>,
+}
+
+impl<K, N, UK, UV> MapState<'_, K, N, UK, UV>
+where
+    K: Hash + Eq + Clone,
+    N: Eq + Clone,
+    UK: Hash + Eq,
+{
+    /// The value of `key`, if any.
+    pub fn get(&self, key: &UK) -> Option<&UV> {
+        self.slot.get()?.get(key)
+    }
+
+    /// Sets the value of `key`.
+    pub fn put(&mut self, key: UK, value: UV) -> Result<(), StateError> {
+        self.slot
+            .get_or_insert_with(HashMap::new)?
+            .insert(key, value);
+        Ok(())
+    }
+
+    /// Removes `key`; returns its value, if it had one.
+    pub fn remove(&mut self, key: &UK) -> Option<UV> {
+        let map = self.slot.get_mut()?;
+        let removed = map.remove(key);
+        if map.is_empty() {
+            self.slot.clear();
+        }
+        removed
+    }
+
+    /// Whether `key` has a value.
+    pub fn contains(&self, key: &UK) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Every entry, in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = (&UK, &UV)> {
+        self.slot.get().into_iter().flatten()
+    }
+
+    /// Whether the map has no entry.
+    pub fn is_empty(&self) -> bool {
+        self.slot.get().is_none_or(HashMap::is_empty)
+    }
+
+    /// Removes every entry.
+    pub fn clear(&mut self) {
+        self.slot.clear();
+    }
+}
+
+/// Values combined into one per key and namespace as they are added (Flink's
+/// `ReducingState`).
+pub struct ReducingState<'a, K, N, T> {
+    /// `None` only for a moment, while a value is being combined.
+    slot: Slot<'a, K, N, Option<T>>,
+    reduce: Arc<dyn Fn(T, T) -> T + Send + Sync>,
+}
+
+impl<K: Hash + Eq + Clone, N: Eq + Clone, T> ReducingState<'_, K, N, T> {
+    /// The combined value, if any value was added.
+    pub fn get(&self) -> Option<&T> {
+        self.slot.get()?.as_ref()
+    }
+
+    /// Combines `value` into the state.
+    pub fn add(&mut self, value: T) -> Result<(), StateError> {
+        let current = self.slot.get_or_insert_with(|| None)?;
+        *current = Some(match current.take() {
+            Some(previous) => (self.reduce)(previous, value),
+            None => value,
+        });
+        Ok(())
+    }
+
+    /// Removes the value.
+    pub fn clear(&mut self) {
+        self.slot.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strom_core::key_group::key_hash;
+
+    const COUNT: ValueStateDescriptor<u64> = ValueStateDescriptor::new("count");
+    const SEEN: ListStateDescriptor<&'static str> = ListStateDescriptor::new("seen");
+    const LAST_BY_KIND: MapStateDescriptor<&'static str, i64> = MapStateDescriptor::new("last");
+
+    fn backend() -> KeyedStateBackend<String> {
+        KeyedStateBackend::new(KeyGroupRange { start: 0, end: 128 }, 128)
+    }
+
+    #[test]
+    fn values_belong_to_their_key_and_namespace() {
+        let mut states = backend();
+        let (a, b) = ("a".to_string(), "b".to_string());
+        let (ha, hb) = (key_hash(&a), key_hash(&b));
+        states
+            .scope(&a, ha, &())
+            .get_state(&COUNT)
+            .unwrap()
+            .update(1)
+            .unwrap();
+        states
+            .scope(&a, ha, &7u8)
+            .get_state(&COUNT)
+            .unwrap()
+            .update(70)
+            .unwrap();
+        assert_eq!(
+            states.scope(&a, ha, &()).get_state(&COUNT).unwrap().value(),
+            Some(&1)
+        );
+        assert_eq!(
+            states
+                .scope(&a, ha, &7u8)
+                .get_state(&COUNT)
+                .unwrap()
+                .value(),
+            Some(&70)
+        );
+        assert_eq!(
+            states.scope(&b, hb, &()).get_state(&COUNT).unwrap().value(),
+            None
+        );
+        let mut count = states.scope(&a, ha, &()).get_state(&COUNT).unwrap();
+        *count.value_mut().unwrap() += 1;
+        assert_eq!(count.value(), Some(&2));
+        count.clear();
+        assert_eq!(count.value(), None);
+        assert_eq!(
+            states
+                .scope(&a, ha, &7u8)
+                .get_state(&COUNT)
+                .unwrap()
+                .value(),
+            Some(&70)
+        );
+    }
+
+    #[test]
+    fn lists_maps_and_reducing_states_keep_what_flink_keeps() {
+        let mut states = backend();
+        let key = "k".to_string();
+        let hash = key_hash(&key);
+        let mut seen = states.scope(&key, hash, &()).get_list_state(&SEEN).unwrap();
+        assert!(seen.get().is_empty());
+        seen.add("x").unwrap();
+        seen.add_all(["y", "z"]).unwrap();
+        assert_eq!(seen.get(), ["x", "y", "z"]);
+        seen.update(vec!["only"]).unwrap();
+        assert_eq!(seen.get(), ["only"]);
+
+        let mut last = states
+            .scope(&key, hash, &())
+            .get_map_state(&LAST_BY_KIND)
+            .unwrap();
+        assert!(last.is_empty());
+        last.put("click", 5).unwrap();
+        last.put("view", 9).unwrap();
+        last.put("click", 6).unwrap();
+        assert_eq!(last.get(&"click"), Some(&6));
+        assert!(last.contains(&"view"));
+        let mut entries: Vec<_> = last.entries().map(|(k, v)| (*k, *v)).collect();
+        entries.sort();
+        assert_eq!(entries, [("click", 6), ("view", 9)]);
+        assert_eq!(last.remove(&"view"), Some(9));
+        assert_eq!(last.remove(&"click"), Some(6));
+        assert!(last.is_empty());
+
+        let max = ReducingStateDescriptor::new("max", |a: i64, b: i64| a.max(b));
+        let mut highest = states
+            .scope(&key, hash, &())
+            .get_reducing_state(&max)
+            .unwrap();
+        assert_eq!(highest.get(), None);
+        for value in [3, 9, 4] {
+            highest.add(value).unwrap();
+        }
+        assert_eq!(highest.get(), Some(&9));
+        highest.clear();
+        assert_eq!(highest.get(), None);
+    }
+
+    #[test]
+    fn a_name_keeps_its_type_and_a_mismatch_names_the_state() {
+        let mut states = backend();
+        let key = "k".to_string();
+        let hash = key_hash(&key);
+        states.scope(&key, hash, &()).get_state(&COUNT).unwrap();
+        let as_list = ListStateDescriptor::<u64>::new("count");
+        let error = states
+            .scope(&key, hash, &())
+            .get_list_state(&as_list)
+            .err()
+            .unwrap();
+        assert!(
+            error
+                .to_string()
+                .starts_with("state 'count' is a ValueState<u64>"),
+            "{error}"
+        );
+        let as_string = ValueStateDescriptor::<String>::new("count");
+        assert!(states.scope(&key, hash, &()).get_state(&as_string).is_err());
+    }
+}
