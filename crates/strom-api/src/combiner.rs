@@ -13,7 +13,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use hashbrown::{hash_table, HashTable};
 use strom_core::key_group::key_hash;
-use strom_core::{StreamData, StreamRecord, Watermark, WatermarkStatus};
+use strom_core::{CheckpointBarrier, StreamData, StreamRecord, Watermark, WatermarkStatus};
+use strom_runtime::checkpoint::TaskStateSnapshot;
 use strom_runtime::element_type::{
     erase_input, typed_senders, AnyInput, AnySender, RouterFactory, WriterSettings,
 };
@@ -124,6 +125,15 @@ impl<T: Clone + Send, K: Clone + Send + Hash + Eq> Input<T> for CombiningWriter<
     fn process_watermark_status(&mut self, status: WatermarkStatus) -> Result<(), TaskError> {
         self.send_partials()?;
         self.out.process_watermark_status(status)
+    }
+
+    fn process_barrier(
+        &mut self,
+        barrier: CheckpointBarrier,
+        snapshot: &mut TaskStateSnapshot,
+    ) -> Result<(), TaskError> {
+        self.send_partials()?;
+        self.out.process_barrier(barrier, snapshot)
     }
 
     fn end_input(&mut self) -> Result<(), TaskError> {

@@ -16,7 +16,8 @@ use strom_connectors::file::TextFileSource;
 use strom_connectors::sequence::NumberSequenceSource;
 use strom_connectors::socket::SocketTextSource;
 use strom_core::config::{options, ConfigError, Configuration, RuntimeExecutionMode};
-use strom_core::StreamData;
+use strom_core::{CheckpointingMode, StreamData};
+use strom_runtime::checkpoint_coordinator::CheckpointSettings;
 use strom_runtime::executor::{self, ExecutionSettings};
 use strom_runtime::graph::{
     ChainingStrategy, EdgeSpec, GraphSettings, JobGraph, NodeBody, NodeKind, NodeSpec, StreamEdge,
@@ -44,6 +45,7 @@ pub(crate) struct EnvState {
     max_parallelism: Option<usize>,
     runtime_mode: Option<RuntimeExecutionMode>,
     buffer_timeout: Option<Duration>,
+    checkpointing: Option<(Duration, CheckpointingMode)>,
     /// Mistakes in the program, reported by `execute`.
     errors: Vec<String>,
 }
@@ -139,6 +141,7 @@ pub struct StreamExecutionEnvironment {
 pub struct JobExecutionResult {
     job_id: String,
     net_runtime: Duration,
+    completed_checkpoints: u64,
 }
 
 impl JobExecutionResult {
@@ -150,6 +153,11 @@ impl JobExecutionResult {
     /// How long the job ran.
     pub fn get_net_runtime(&self) -> Duration {
         self.net_runtime
+    }
+
+    /// How many checkpoints completed while the job ran.
+    pub fn get_completed_checkpoints(&self) -> u64 {
+        self.completed_checkpoints
     }
 }
 
@@ -205,8 +213,16 @@ impl PreparedJob {
             config,
             job_id,
         } = self;
-        let net_runtime = executor::execute(&graph, &job, &settings, config, shared, &job_id)?;
+        let net_runtime = executor::execute(
+            &graph,
+            &job,
+            &settings,
+            config,
+            Arc::clone(&shared),
+            &job_id,
+        )?;
         Ok(JobExecutionResult {
+            completed_checkpoints: shared.checkpoint_statistics().completed,
             job_id,
             net_runtime,
         })
@@ -262,6 +278,7 @@ impl StreamExecutionEnvironment {
             max_parallelism: None,
             runtime_mode: None,
             buffer_timeout: None,
+            checkpointing: None,
             errors: Vec::new(),
         };
         StreamExecutionEnvironment {
@@ -316,6 +333,22 @@ impl StreamExecutionEnvironment {
     /// zero sends every record at once.
     pub fn set_buffer_timeout(&self, timeout: Duration) -> &Self {
         self.env.borrow_mut().buffer_timeout = Some(timeout);
+        self
+    }
+
+    /// Takes a checkpoint every `interval`, exactly once (Flink's `enableCheckpointing`;
+    /// `execution.checkpointing.interval` in the configuration).
+    pub fn enable_checkpointing(&self, interval: Duration) -> &Self {
+        self.enable_checkpointing_with_mode(interval, CheckpointingMode::ExactlyOnce)
+    }
+
+    /// Takes a checkpoint every `interval` with the guarantee `mode`.
+    pub fn enable_checkpointing_with_mode(
+        &self,
+        interval: Duration,
+        mode: CheckpointingMode,
+    ) -> &Self {
+        self.env.borrow_mut().checkpointing = Some((interval, mode));
         self
     }
 
@@ -506,6 +539,7 @@ impl StreamExecutionEnvironment {
                 .get(&options::BUFFERS_PER_CHANNEL)
                 .map_or(2, |n| n.get()),
             slots: config.get(&options::NUMBER_OF_TASK_SLOTS).map(|n| n.get()),
+            checkpointing: checkpoint_settings(state.checkpointing, config),
         };
         Ok((job, execution))
     }
@@ -555,4 +589,26 @@ impl StreamExecutionEnvironment {
             handle,
         })
     }
+}
+
+/// Checkpointing as the program (`enable_checkpointing`) or else the configuration asks for it.
+fn checkpoint_settings(
+    program: Option<(Duration, CheckpointingMode)>,
+    config: &Configuration,
+) -> Option<CheckpointSettings> {
+    let (interval, mode) = program.or_else(|| {
+        let interval = config.get(&options::CHECKPOINTING_INTERVAL)?;
+        let mode = config.get(&options::CHECKPOINTING_MODE).unwrap_or_default();
+        Some((interval, mode))
+    })?;
+    Some(CheckpointSettings {
+        interval,
+        mode,
+        timeout: config
+            .get(&options::CHECKPOINTING_TIMEOUT)
+            .unwrap_or(Duration::from_secs(600)),
+        min_pause: config
+            .get(&options::CHECKPOINTING_MIN_PAUSE)
+            .unwrap_or_default(),
+    })
 }

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
+use crate::checkpoint::CheckpointingMode;
 use crate::time::parse_duration;
 
 /// The file name looked up inside a configuration directory.
@@ -148,6 +149,24 @@ impl OptionType for RuntimeExecutionMode {
     }
 }
 
+impl OptionType for CheckpointingMode {
+    const EXPECTED: &'static str = "one of EXACTLY_ONCE, AT_LEAST_ONCE";
+    fn parse_value(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_uppercase().as_str() {
+            "EXACTLY_ONCE" => Some(CheckpointingMode::ExactlyOnce),
+            "AT_LEAST_ONCE" => Some(CheckpointingMode::AtLeastOnce),
+            _ => None,
+        }
+    }
+    fn to_value(&self) -> String {
+        match self {
+            CheckpointingMode::ExactlyOnce => "EXACTLY_ONCE",
+            CheckpointingMode::AtLeastOnce => "AT_LEAST_ONCE",
+        }
+        .to_string()
+    }
+}
+
 /// A typed configuration key with its default, like Flink's `ConfigOption`.
 pub struct ConfigOption<T> {
     /// The key, in Flink's spelling.
@@ -195,6 +214,18 @@ pub mod options {
     /// How often watermark generators are asked for a periodic watermark; 0 disables them.
     pub const AUTO_WATERMARK_INTERVAL: ConfigOption<Duration> =
         ConfigOption::new("pipeline.auto-watermark-interval", Some("200 ms"));
+    /// Time between checkpoints; checkpointing is off when unset.
+    pub const CHECKPOINTING_INTERVAL: ConfigOption<Duration> =
+        ConfigOption::new("execution.checkpointing.interval", None);
+    /// `EXACTLY_ONCE` (aligned barriers) or `AT_LEAST_ONCE`.
+    pub const CHECKPOINTING_MODE: ConfigOption<CheckpointingMode> =
+        ConfigOption::new("execution.checkpointing.mode", Some("EXACTLY_ONCE"));
+    /// A checkpoint not complete after this long is abandoned.
+    pub const CHECKPOINTING_TIMEOUT: ConfigOption<Duration> =
+        ConfigOption::new("execution.checkpointing.timeout", Some("10 min"));
+    /// Least time between the end of one checkpoint and the start of the next.
+    pub const CHECKPOINTING_MIN_PAUSE: ConfigOption<Duration> =
+        ConfigOption::new("execution.checkpointing.min-pause", Some("0 ms"));
     /// Slots of the embedded task manager; defaults to what the job needs.
     pub const NUMBER_OF_TASK_SLOTS: ConfigOption<NonZeroUsize> =
         ConfigOption::new("taskmanager.numberOfTaskSlots", None);
@@ -219,7 +250,7 @@ fn validator<T: OptionType>(_: &ConfigOption<T>) -> Validator {
     }
 }
 
-fn known_keys() -> [(&'static str, Validator); 9] {
+fn known_keys() -> [(&'static str, Validator); 13] {
     use options::*;
     [
         (PARALLELISM_DEFAULT.key, validator(&PARALLELISM_DEFAULT)),
@@ -229,6 +260,16 @@ fn known_keys() -> [(&'static str, Validator); 9] {
         (
             AUTO_WATERMARK_INTERVAL.key,
             validator(&AUTO_WATERMARK_INTERVAL),
+        ),
+        (
+            CHECKPOINTING_INTERVAL.key,
+            validator(&CHECKPOINTING_INTERVAL),
+        ),
+        (CHECKPOINTING_MODE.key, validator(&CHECKPOINTING_MODE)),
+        (CHECKPOINTING_TIMEOUT.key, validator(&CHECKPOINTING_TIMEOUT)),
+        (
+            CHECKPOINTING_MIN_PAUSE.key,
+            validator(&CHECKPOINTING_MIN_PAUSE),
         ),
         (NUMBER_OF_TASK_SLOTS.key, validator(&NUMBER_OF_TASK_SLOTS)),
         (BUFFERS_PER_CHANNEL.key, validator(&BUFFERS_PER_CHANNEL)),

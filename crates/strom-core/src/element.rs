@@ -1,11 +1,12 @@
 //! What travels through a channel between two tasks, in order.
 //!
 //! Records move in batches (one message for many records, so a channel hop costs once per
-//! batch); watermarks and end-of-input travel in-band between the batches, so an operator sees
-//! them exactly where its upstream produced them.
+//! batch); watermarks, checkpoint barriers and end-of-input travel in-band between the batches,
+//! so an operator sees them exactly where its upstream produced them.
 
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::CheckpointBarrier;
 use crate::time::{Timestamp, Watermark, WatermarkStatus};
 
 /// One record with its optional event timestamp.
@@ -55,6 +56,9 @@ pub enum StreamElement<T> {
     Watermark(Watermark),
     /// The sender became idle or active again.
     WatermarkStatus(WatermarkStatus),
+    /// Checkpoint barrier: records before it belong to the checkpoint, records after it to the
+    /// next one.
+    Barrier(CheckpointBarrier),
     /// The sender has finished; nothing follows on this channel.
     EndOfInput,
 }

@@ -148,7 +148,7 @@ impl<T: StreamData> ElementType for Element<T> {
     ) -> Result<(), TaskError> {
         let receivers = downcast_all::<ChannelReceiver<T>>(receivers);
         run_input_task(
-            InputGate::new(receivers),
+            InputGate::new(receivers).with_checkpointing_mode(control.checkpointing_mode()),
             downcast_input::<T>(head),
             control,
         )

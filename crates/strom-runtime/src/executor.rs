@@ -7,12 +7,14 @@
 //! embedded mini-cluster; a cluster deployment runs the same tasks in other processes.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use strom_core::config::Configuration;
 use strom_core::key_group::KeyGroupRange;
 
+use crate::checkpoint_coordinator::{CheckpointSettings, Coordinator};
 use crate::element_type::{AnyInput, AnyReceiver, AnySender, WriterSettings};
 use crate::error::{JobError, OperatorInfo, TaskError};
 use crate::exchange::PartitionerKind;
@@ -32,6 +34,8 @@ pub struct ExecutionSettings {
     pub channel_capacity: usize,
     /// Task slots available; `None` gives the job as many as it needs.
     pub slots: Option<usize>,
+    /// Periodic checkpoints, when enabled.
+    pub checkpointing: Option<CheckpointSettings>,
 }
 
 /// One subtask's share of the channels.
@@ -73,9 +77,22 @@ pub fn execute(
         splits,
     };
 
+    let (coordinator, hub) = match &settings.checkpointing {
+        Some(checkpointing) => {
+            let (coordinator, hub) = Coordinator::new(checkpointing.clone(), plans.len());
+            (Some(coordinator), Some(hub))
+        }
+        None => (None, None),
+    };
+    let finished_tasks = AtomicUsize::new(0);
+
     std::thread::scope(|scope| {
+        if let Some(coordinator) = coordinator {
+            let (shared, finished_tasks) = (&shared, &finished_tasks);
+            scope.spawn(move || coordinator.run(shared, finished_tasks));
+        }
         let mut handles = Vec::with_capacity(plans.len());
-        for plan in plans {
+        for (task_index, plan) in plans.into_iter().enumerate() {
             let vertex = &job.vertices[plan.vertex];
             let name = format!(
                 "{} ({}/{})",
@@ -83,12 +100,16 @@ pub fn execute(
                 plan.subtask + 1,
                 vertex.parallelism
             );
-            let control = TaskControl::new(
+            let mut control = TaskControl::new(
                 Arc::clone(&shared),
                 settings.buffer_timeout,
                 plan.time.clone(),
             );
-            let (runner, task_shared) = (&runner, Arc::clone(&shared));
+            if let Some(hub) = &hub {
+                control = control.with_checkpoints(Arc::clone(hub), task_index);
+            }
+            let (runner, task_shared, finished_tasks) =
+                (&runner, Arc::clone(&shared), &finished_tasks);
             let handle =
                 std::thread::Builder::new()
                     .name(name.clone())
@@ -96,6 +117,7 @@ pub fn execute(
                         if let Err(error) = runner.run(plan, &control) {
                             task_shared.fail(error);
                         }
+                        finished_tasks.fetch_add(1, Ordering::AcqRel);
                     });
             match handle {
                 Ok(handle) => handles.push((name, handle)),

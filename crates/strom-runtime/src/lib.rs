@@ -11,6 +11,8 @@
 //! [`sink::Sink`] traits for connectors.
 #![deny(clippy::clone_on_ref_ptr)]
 
+pub mod checkpoint;
+pub mod checkpoint_coordinator;
 pub mod element_type;
 pub mod error;
 pub mod exchange;
@@ -25,4 +27,4 @@ pub mod testing;
 pub mod watermark;
 
 pub use error::{JobError, OperatorInfo, TaskError};
-pub use task::{JobShared, TaskControl};
+pub use task::{CheckpointStatistics, JobShared, TaskControl};

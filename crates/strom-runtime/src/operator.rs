@@ -13,8 +13,11 @@ use std::sync::Arc;
 
 use strom_core::config::Configuration;
 use strom_core::key_group::KeyGroupRange;
-use strom_core::{BoxError, StreamRecord, Timestamp, Watermark, WatermarkStatus};
+use strom_core::{
+    BoxError, CheckpointBarrier, CheckpointId, StreamRecord, Timestamp, Watermark, WatermarkStatus,
+};
 
+use crate::checkpoint::{OperatorStateSnapshot, TaskStateSnapshot};
 pub use crate::error::OperatorInfo;
 use crate::error::TaskError;
 use crate::processing_time::ProcessingTimeService;
@@ -87,6 +90,13 @@ pub trait Input<T>: Send {
     fn on_processing_time(&mut self, _now: Timestamp) -> Result<(), TaskError> {
         Ok(())
     }
+    /// A checkpoint barrier passed: snapshot state into `snapshot`, then pass the barrier on
+    /// after everything emitted before it.
+    fn process_barrier(
+        &mut self,
+        barrier: CheckpointBarrier,
+        snapshot: &mut TaskStateSnapshot,
+    ) -> Result<(), TaskError>;
     /// All input has ended; emit final results and pass end-of-input on.
     fn end_input(&mut self) -> Result<(), TaskError>;
     /// Send partly filled buffers downstream (the buffer timeout expired or input is idle).
@@ -128,6 +138,15 @@ pub trait OneInputOperator<IN, OUT: 'static>: Send {
     /// Input has ended: emit what is still held (final results in batch mode).
     fn end_input(&mut self, _out: &mut Output<OUT>) -> Result<(), BoxError> {
         Ok(())
+    }
+    /// Writes the operator's state for checkpoint `checkpoint` (called when its barrier
+    /// passes, after everything before the barrier was processed); stateless operators write
+    /// nothing.
+    fn snapshot_state(
+        &mut self,
+        _checkpoint: CheckpointId,
+    ) -> Result<OperatorStateSnapshot, BoxError> {
+        Ok(OperatorStateSnapshot::default())
     }
 }
 
@@ -247,6 +266,21 @@ impl<T: 'static> Output<T> {
             .try_for_each(|(_, side)| side.open())
     }
 
+    /// Passes a checkpoint barrier on after everything emitted before it, to the main and
+    /// side outputs.
+    fn emit_barrier(
+        &mut self,
+        barrier: CheckpointBarrier,
+        snapshot: &mut TaskStateSnapshot,
+    ) -> Result<(), TaskError> {
+        self.finish_batch()?;
+        self.main.next.process_barrier(barrier, snapshot)?;
+        self.side
+            .outputs
+            .iter_mut()
+            .try_for_each(|(_, side)| side.emit_barrier(barrier, snapshot))
+    }
+
     fn end_input(&mut self) -> Result<(), TaskError> {
         self.finish_batch()?;
         self.main.next.end_input()?;
@@ -344,6 +378,12 @@ pub trait ErasedOutput: Send {
     #[doc(hidden)]
     fn finish_batch(&mut self) -> Result<(), TaskError>;
     #[doc(hidden)]
+    fn emit_barrier(
+        &mut self,
+        barrier: CheckpointBarrier,
+        snapshot: &mut TaskStateSnapshot,
+    ) -> Result<(), TaskError>;
+    #[doc(hidden)]
     fn end_input(&mut self) -> Result<(), TaskError>;
     #[doc(hidden)]
     fn flush(&mut self) -> Result<(), TaskError>;
@@ -369,6 +409,13 @@ impl<X: Send + 'static> ErasedOutput for Output<X> {
     }
     fn finish_batch(&mut self) -> Result<(), TaskError> {
         Output::finish_batch(self)
+    }
+    fn emit_barrier(
+        &mut self,
+        barrier: CheckpointBarrier,
+        snapshot: &mut TaskStateSnapshot,
+    ) -> Result<(), TaskError> {
+        Output::emit_barrier(self, barrier, snapshot)
     }
     fn end_input(&mut self) -> Result<(), TaskError> {
         Output::end_input(self)
@@ -468,6 +515,17 @@ where
         self.output.on_processing_time(now)
     }
 
+    fn process_barrier(
+        &mut self,
+        barrier: CheckpointBarrier,
+        snapshot: &mut TaskStateSnapshot,
+    ) -> Result<(), TaskError> {
+        let operator = &mut self.operator;
+        let state = guard(&self.ctx.info, || operator.snapshot_state(barrier.id))?;
+        snapshot.add(&self.ctx.operator_id, state);
+        self.output.emit_barrier(barrier, snapshot)
+    }
+
     fn end_input(&mut self) -> Result<(), TaskError> {
         let (operator, output) = (&mut self.operator, &mut self.output);
         let result = guard(&self.ctx.info, || operator.end_input(output));
@@ -495,6 +553,13 @@ impl<T: Send> Input<T> for Discard {
         Ok(())
     }
     fn process_watermark_status(&mut self, _status: WatermarkStatus) -> Result<(), TaskError> {
+        Ok(())
+    }
+    fn process_barrier(
+        &mut self,
+        _barrier: CheckpointBarrier,
+        _snapshot: &mut TaskStateSnapshot,
+    ) -> Result<(), TaskError> {
         Ok(())
     }
     fn end_input(&mut self) -> Result<(), TaskError> {
@@ -546,6 +611,15 @@ impl<T: Clone + Send> Input<T> for FanOut<T> {
         self.outputs
             .iter_mut()
             .try_for_each(|o| o.on_processing_time(now))
+    }
+    fn process_barrier(
+        &mut self,
+        barrier: CheckpointBarrier,
+        snapshot: &mut TaskStateSnapshot,
+    ) -> Result<(), TaskError> {
+        self.outputs
+            .iter_mut()
+            .try_for_each(|o| o.process_barrier(barrier, snapshot))
     }
     fn end_input(&mut self) -> Result<(), TaskError> {
         self.outputs.iter_mut().try_for_each(|o| o.end_input())

@@ -3,8 +3,11 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use strom_core::{BoxError, StreamData, StreamRecord, Timestamp, Watermark, WatermarkStatus};
+use strom_core::{
+    BoxError, CheckpointBarrier, StreamData, StreamRecord, Timestamp, Watermark, WatermarkStatus,
+};
 
+use crate::checkpoint::TaskStateSnapshot;
 use crate::element_type::{element_type, erase_input, AnyInput, ElementType};
 use crate::error::TaskError;
 use crate::graph::{NodeOutputs, OperatorFactory};
@@ -90,6 +93,14 @@ impl<T: Send, W: SinkWriter<T>> Input<T> for SinkInput<T, W> {
         Ok(())
     }
     fn process_watermark_status(&mut self, _status: WatermarkStatus) -> Result<(), TaskError> {
+        Ok(())
+    }
+
+    fn process_barrier(
+        &mut self,
+        _barrier: CheckpointBarrier,
+        _snapshot: &mut TaskStateSnapshot,
+    ) -> Result<(), TaskError> {
         Ok(())
     }
 

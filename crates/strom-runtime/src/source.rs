@@ -18,6 +18,7 @@ use serde::Serialize;
 use strom_core::config::options::AUTO_WATERMARK_INTERVAL;
 use strom_core::{BoxError, StreamData, StreamRecord, Timestamp, Watermark};
 
+use crate::checkpoint::TaskStateSnapshot;
 use crate::element_type::{downcast_input, element_type, AnyInput, ElementType};
 use crate::error::TaskError;
 use crate::operator::{guard, BoxedInput, ExecutionMode, OperatorContext};
@@ -288,6 +289,14 @@ impl<T: StreamData, S: Source<T>> SourceFactory for SourceNode<T, S> {
             });
             loop {
                 control.check_cancelled()?;
+                if let Some(barrier) = control.barrier_to_inject() {
+                    if !output.is_empty() {
+                        head.emit(output.take())?;
+                    }
+                    let mut snapshot = TaskStateSnapshot::default();
+                    head.head.process_barrier(barrier, &mut snapshot)?;
+                    control.acknowledge(barrier.id, snapshot);
+                }
                 let status = guard(&ctx.info, || reader.poll_next(&mut output))?;
                 if !output.is_empty() {
                     head.emit(output.take())?;

@@ -1,10 +1,15 @@
-//! The loops of a running task and what they share with the job: the cancellation flag and
-//! the buffer timeout.
+//! The loops of a running task and what they share with the job: the cancellation flag, the
+//! buffer timeout and the checkpoint hub.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use strom_core::{CheckpointBarrier, CheckpointId, CheckpointingMode};
+
+use crate::checkpoint::TaskStateSnapshot;
+use crate::checkpoint_coordinator::{CheckpointHub, CompletedCheckpoint};
 use crate::error::TaskError;
 use crate::exchange::{GateEvent, InputGate};
 use crate::operator::BoxedInput;
@@ -15,6 +20,18 @@ use crate::processing_time::ProcessingTimeService;
 pub struct JobShared {
     cancelled: AtomicBool,
     failure: Mutex<Option<TaskError>>,
+    checkpoints: Mutex<CheckpointStatistics>,
+}
+
+/// What became of a job run's checkpoints.
+#[derive(Debug, Clone, Default)]
+pub struct CheckpointStatistics {
+    /// Checkpoints every task acknowledged.
+    pub completed: u64,
+    /// Checkpoints abandoned (timed out).
+    pub failed: u64,
+    /// The newest completed checkpoint.
+    pub latest: Option<Arc<CompletedCheckpoint>>,
 }
 
 impl JobShared {
@@ -41,6 +58,27 @@ impl JobShared {
         self.cancel();
     }
 
+    pub(crate) fn checkpoint_completed(&self, checkpoint: CompletedCheckpoint) {
+        let mut statistics = self.checkpoint_statistics_guard();
+        statistics.completed += 1;
+        statistics.latest = Some(Arc::new(checkpoint));
+    }
+
+    pub(crate) fn checkpoint_failed(&self) {
+        self.checkpoint_statistics_guard().failed += 1;
+    }
+
+    fn checkpoint_statistics_guard(&self) -> std::sync::MutexGuard<'_, CheckpointStatistics> {
+        self.checkpoints
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// The run's checkpoints so far.
+    pub fn checkpoint_statistics(&self) -> CheckpointStatistics {
+        self.checkpoint_statistics_guard().clone()
+    }
+
     /// The first failure, if any.
     pub fn take_failure(&self) -> Option<TaskError> {
         self.failure
@@ -55,6 +93,16 @@ pub struct TaskControl {
     shared: Arc<JobShared>,
     buffer_timeout: Duration,
     time: ProcessingTimeService,
+    checkpoints: Option<TaskCheckpoints>,
+}
+
+/// A task's part in checkpointing.
+struct TaskCheckpoints {
+    hub: Arc<CheckpointHub>,
+    /// The task's index in the job, as the coordinator counts acknowledgements.
+    task: usize,
+    /// The newest checkpoint whose barrier this (source) task injected.
+    last_injected: Cell<CheckpointId>,
 }
 
 impl TaskControl {
@@ -67,6 +115,43 @@ impl TaskControl {
             shared,
             buffer_timeout,
             time,
+            checkpoints: None,
+        }
+    }
+
+    /// Takes part in the checkpoints of `hub` as task `task`.
+    pub(crate) fn with_checkpoints(mut self, hub: Arc<CheckpointHub>, task: usize) -> Self {
+        self.checkpoints = Some(TaskCheckpoints {
+            hub,
+            task,
+            last_injected: Cell::new(0),
+        });
+        self
+    }
+
+    /// How the task's input gate treats barriers.
+    pub fn checkpointing_mode(&self) -> CheckpointingMode {
+        self.checkpoints
+            .as_ref()
+            .map_or(CheckpointingMode::ExactlyOnce, |c| c.hub.mode())
+    }
+
+    /// For a source task: the barrier of a newly triggered checkpoint, once.
+    pub fn barrier_to_inject(&self) -> Option<CheckpointBarrier> {
+        let checkpoints = self.checkpoints.as_ref()?;
+        let barrier = checkpoints
+            .hub
+            .barrier_after(checkpoints.last_injected.get())?;
+        checkpoints.last_injected.set(barrier.id);
+        Some(barrier)
+    }
+
+    /// Tells the coordinator the task wrote its state for `checkpoint`.
+    pub fn acknowledge(&self, checkpoint: CheckpointId, state: TaskStateSnapshot) {
+        if let Some(checkpoints) = &self.checkpoints {
+            checkpoints
+                .hub
+                .acknowledge(checkpoints.task, checkpoint, state);
         }
     }
 
@@ -137,6 +222,11 @@ pub(crate) fn run_input_task<T>(
             GateEvent::Records(batch) => head.process_batch(batch)?,
             GateEvent::Watermark(watermark) => head.process_watermark(watermark)?,
             GateEvent::WatermarkStatus(status) => head.process_watermark_status(status)?,
+            GateEvent::Barrier(barrier) => {
+                let mut snapshot = TaskStateSnapshot::default();
+                head.process_barrier(barrier, &mut snapshot)?;
+                control.acknowledge(barrier.id, snapshot);
+            }
             GateEvent::WakeUp => {}
             GateEvent::EndOfInput => return head.end_input(),
         }

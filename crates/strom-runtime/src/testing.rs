@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use strom_core::config::Configuration;
 use strom_core::key_group::KeyGroupRange;
-use strom_core::{StreamRecord, Timestamp, Watermark, WatermarkStatus};
+use strom_core::{CheckpointBarrier, StreamRecord, Timestamp, Watermark, WatermarkStatus};
 
+use crate::checkpoint::TaskStateSnapshot;
 use crate::error::{OperatorInfo, TaskError};
 use crate::operator::{ChainLink, ExecutionMode, Input, OneInputOperator, OperatorContext, Output};
 use crate::processing_time::ProcessingTimeService;
@@ -21,6 +22,8 @@ pub enum Emitted<T> {
     Watermark(Watermark),
     /// A change of watermark status.
     Status(WatermarkStatus),
+    /// A checkpoint barrier.
+    Barrier(CheckpointBarrier),
     /// End of input.
     EndOfInput,
 }
@@ -77,6 +80,17 @@ impl<T: Send> Input<T> for Recorder<T> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(Emitted::Status(status));
+        Ok(())
+    }
+    fn process_barrier(
+        &mut self,
+        barrier: CheckpointBarrier,
+        _snapshot: &mut TaskStateSnapshot,
+    ) -> Result<(), TaskError> {
+        self.emitted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Emitted::Barrier(barrier));
         Ok(())
     }
     fn end_input(&mut self) -> Result<(), TaskError> {

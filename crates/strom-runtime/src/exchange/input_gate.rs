@@ -7,11 +7,22 @@
 //! resumes it counts again only once its watermark has caught up with the task's. When every
 //! open channel is idle the task passes the largest watermark it has seen on and reports itself
 //! idle downstream (as Flink's valve does).
+//!
+//! The gate also aligns checkpoint barriers. When a channel delivers the barrier of a
+//! checkpoint, exactly-once mode stops reading that channel until every other open channel has
+//! delivered the same barrier; then the task sees the barrier once, after every record that
+//! preceded it on any channel and before any record that followed it. At-least-once mode keeps
+//! reading every channel and hands the barrier on when the last one arrives. A newer barrier
+//! arriving during an alignment abandons the older checkpoint on this task (it can no longer
+//! complete); older barriers are ignored.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use strom_core::{StreamElement, StreamRecord, Watermark, WatermarkStatus};
+use strom_core::{
+    CheckpointBarrier, CheckpointId, CheckpointingMode, StreamElement, StreamRecord, Watermark,
+    WatermarkStatus,
+};
 
 use super::channel::{ChannelReceiver, Received};
 use crate::error::TaskError;
@@ -26,6 +37,8 @@ pub enum GateEvent<T> {
     Watermark(Watermark),
     /// All open channels became idle, or one became active again after that.
     WatermarkStatus(WatermarkStatus),
+    /// Every open channel delivered this checkpoint's barrier.
+    Barrier(CheckpointBarrier),
     /// No element arrived before a requested processing-time wake-up became due.
     WakeUp,
     /// Every channel has ended.
@@ -52,6 +65,11 @@ pub struct InputGate<T> {
     idle: bool,
     pending: VecDeque<GateEvent<T>>,
     next_channel: usize,
+    mode: CheckpointingMode,
+    /// The checkpoint being aligned and which channels delivered its barrier.
+    alignment: Option<(CheckpointBarrier, Vec<bool>)>,
+    /// The newest checkpoint whose barrier went to the task.
+    last_barrier: CheckpointId,
 }
 
 /// How long a blocked task waits before it looks at the cancellation flag again.
@@ -75,7 +93,25 @@ impl<T> InputGate<T> {
             idle: false,
             pending: VecDeque::new(),
             next_channel: 0,
+            mode: CheckpointingMode::ExactlyOnce,
+            alignment: None,
+            last_barrier: 0,
         }
+    }
+
+    /// Aligns barriers for `mode` (exactly-once by default).
+    pub fn with_checkpointing_mode(mut self, mode: CheckpointingMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Whether reading `channel` waits for a barrier alignment to finish.
+    fn is_blocked(&self, channel: usize) -> bool {
+        self.mode == CheckpointingMode::ExactlyOnce
+            && self
+                .alignment
+                .as_ref()
+                .is_some_and(|(_, arrived)| arrived[channel])
     }
 
     /// The next event. Before blocking on empty channels it calls `on_idle` (the task flushes
@@ -123,7 +159,7 @@ impl<T> InputGate<T> {
         let n = self.receivers.len();
         for offset in 0..n {
             let channel = (self.next_channel + offset) % n;
-            if self.channels[channel].ended {
+            if self.channels[channel].ended || self.is_blocked(channel) {
                 continue;
             }
             match self.receivers[channel].try_receive() {
@@ -141,7 +177,7 @@ impl<T> InputGate<T> {
     /// Blocks up to `wait` for any open channel.
     fn wait_any(&mut self, wait: Duration) -> Result<Option<(usize, StreamElement<T>)>, TaskError> {
         let open: Vec<usize> = (0..self.receivers.len())
-            .filter(|c| !self.channels[*c].ended)
+            .filter(|c| !self.channels[*c].ended && !self.is_blocked(*c))
             .collect();
         if let [channel] = open[..] {
             return match self.receivers[channel].receive_timeout(wait) {
@@ -201,6 +237,7 @@ impl<T> InputGate<T> {
                         .push_back(GateEvent::WatermarkStatus(WatermarkStatus::Active));
                 }
             }
+            StreamElement::Barrier(barrier) => self.accept_barrier(channel, barrier),
             StreamElement::EndOfInput => {
                 // An ended channel sends nothing more: it holds event time back no longer, and
                 // counts as an active channel at the end of time (as a finished input in Flink).
@@ -210,12 +247,49 @@ impl<T> InputGate<T> {
                 state.watermark = Watermark::MAX;
                 state.aligned = true;
                 self.open_channels -= 1;
+                // The channel will send no barrier: an alignment may be complete without it.
+                self.complete_alignment_if_ready();
                 if self.open_channels == 0 {
                     self.pending.push_back(GateEvent::EndOfInput);
                 } else {
                     self.after_channel_left();
                 }
             }
+        }
+    }
+
+    fn accept_barrier(&mut self, channel: usize, barrier: CheckpointBarrier) {
+        if barrier.id <= self.last_barrier {
+            return;
+        }
+        match &mut self.alignment {
+            Some((aligning, arrived)) if aligning.id == barrier.id => arrived[channel] = true,
+            Some((aligning, _)) if aligning.id > barrier.id => return,
+            _ => {
+                // The first barrier of a checkpoint, or a newer one than the checkpoint being
+                // aligned (which is abandoned here).
+                let mut arrived = vec![false; self.receivers.len()];
+                arrived[channel] = true;
+                self.alignment = Some((barrier, arrived));
+            }
+        }
+        self.complete_alignment_if_ready();
+    }
+
+    /// Hands the barrier on once every channel delivered it or ended.
+    fn complete_alignment_if_ready(&mut self) {
+        let Some((barrier, arrived)) = &self.alignment else {
+            return;
+        };
+        let complete = arrived
+            .iter()
+            .zip(&self.channels)
+            .all(|(&arrived, state)| arrived || state.ended);
+        if complete {
+            let barrier = *barrier;
+            self.alignment = None;
+            self.last_barrier = barrier.id;
+            self.pending.push_back(GateEvent::Barrier(barrier));
         }
     }
 
@@ -269,16 +343,7 @@ mod tests {
     fn events(gate: &mut InputGate<u32>, n: usize) -> Vec<String> {
         let time = ProcessingTimeService::manual(0);
         (0..n)
-            .map(|_| match gate.next(|| Ok(()), || false, &time).unwrap() {
-                GateEvent::Records(batch) => format!(
-                    "records {:?}",
-                    batch.iter().map(|r| r.value).collect::<Vec<_>>()
-                ),
-                GateEvent::Watermark(w) => format!("watermark {}", w.0),
-                GateEvent::WatermarkStatus(status) => format!("{status:?}"),
-                GateEvent::WakeUp => "wake-up".to_string(),
-                GateEvent::EndOfInput => "end".to_string(),
-            })
+            .map(|_| named(gate.next(|| Ok(()), || false, &time).unwrap()))
             .collect()
     }
 
@@ -371,5 +436,96 @@ mod tests {
             gate.next(|| Ok(()), || false, &time),
             Ok(GateEvent::WakeUp)
         ));
+    }
+
+    fn barrier(id: CheckpointId) -> StreamElement<u32> {
+        StreamElement::Barrier(CheckpointBarrier { id, timestamp: 0 })
+    }
+
+    fn records(values: &[u32]) -> StreamElement<u32> {
+        StreamElement::Records(values.iter().map(|&v| StreamRecord::new(v)).collect())
+    }
+
+    fn named(event: GateEvent<u32>) -> String {
+        match event {
+            GateEvent::Records(batch) => format!(
+                "records {:?}",
+                batch.iter().map(|r| r.value).collect::<Vec<_>>()
+            ),
+            GateEvent::Barrier(barrier) => format!("barrier {}", barrier.id),
+            GateEvent::Watermark(w) => format!("watermark {}", w.0),
+            GateEvent::WatermarkStatus(status) => format!("{status:?}"),
+            GateEvent::WakeUp => "wake-up".to_string(),
+            GateEvent::EndOfInput => "end".to_string(),
+        }
+    }
+
+    /// Everything the gate hands on until it would block, named.
+    fn drain_named(gate: &mut InputGate<u32>) -> Vec<String> {
+        let time = ProcessingTimeService::manual(0);
+        time.request_wakeup(0);
+        let mut seen = Vec::new();
+        loop {
+            match gate.next(|| Ok(()), || false, &time).unwrap() {
+                GateEvent::WakeUp => return seen,
+                event => seen.push(named(event)),
+            }
+        }
+    }
+
+    #[test]
+    fn exactly_once_holds_a_channel_back_from_its_barrier_until_all_barriers_arrived() {
+        let (s0, r0) = channel(16);
+        let (s1, r1) = channel(16);
+        let mut gate = InputGate::new(vec![r0, r1]);
+        s0.send(records(&[1])).unwrap();
+        s0.send(barrier(1)).unwrap();
+        s0.send(records(&[2])).unwrap(); // after the barrier: waits for the alignment
+        s1.send(records(&[10])).unwrap();
+        assert_eq!(drain_named(&mut gate), ["records [1]", "records [10]"]);
+        s1.send(records(&[11])).unwrap();
+        s1.send(barrier(1)).unwrap();
+        s1.send(records(&[12])).unwrap();
+        assert_eq!(
+            drain_named(&mut gate),
+            ["records [11]", "barrier 1", "records [2]", "records [12]"]
+        );
+    }
+
+    #[test]
+    fn at_least_once_keeps_reading_and_hands_the_barrier_on_when_the_last_arrives() {
+        let (s0, r0) = channel(16);
+        let (s1, r1) = channel(16);
+        let mut gate =
+            InputGate::new(vec![r0, r1]).with_checkpointing_mode(CheckpointingMode::AtLeastOnce);
+        s0.send(barrier(1)).unwrap();
+        s0.send(records(&[2])).unwrap();
+        s1.send(records(&[10])).unwrap();
+        assert_eq!(drain_named(&mut gate), ["records [10]", "records [2]"]);
+        s1.send(barrier(1)).unwrap();
+        assert_eq!(drain_named(&mut gate), ["barrier 1"]);
+    }
+
+    #[test]
+    fn ended_channels_newer_barriers_and_stale_ones() {
+        let (s0, r0) = channel(16);
+        let (s1, r1) = channel(16);
+        let (s2, r2) = channel(16);
+        let mut gate = InputGate::new(vec![r0, r1, r2]);
+        // A channel that ends during an alignment sends no barrier: the others suffice.
+        s0.send(barrier(1)).unwrap();
+        s1.send(barrier(1)).unwrap();
+        assert_eq!(drain_named(&mut gate), Vec::<String>::new());
+        s2.send(StreamElement::EndOfInput).unwrap();
+        assert_eq!(drain_named(&mut gate), ["barrier 1"]);
+        // A newer barrier abandons the checkpoint being aligned.
+        s0.send(barrier(2)).unwrap();
+        s1.send(barrier(3)).unwrap();
+        s0.send(barrier(3)).unwrap();
+        assert_eq!(drain_named(&mut gate), ["barrier 3"]);
+        // A barrier of a checkpoint already handed on is ignored.
+        s1.send(barrier(2)).unwrap();
+        s1.send(records(&[5])).unwrap();
+        assert_eq!(drain_named(&mut gate), ["records [5]"]);
     }
 }

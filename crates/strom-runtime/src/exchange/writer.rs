@@ -1,13 +1,14 @@
 //! Channel writers: the end of a chain that feeds other tasks. Each buffers records into
-//! batches per channel, sends a batch when it is full or on flush, and broadcasts watermarks
-//! and end-of-input to every channel after the records before them.
+//! batches per channel, sends a batch when it is full or on flush, and broadcasts watermarks,
+//! checkpoint barriers and end-of-input to every channel after the records before them.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use strom_core::{StreamElement, StreamRecord, Watermark, WatermarkStatus};
+use strom_core::{CheckpointBarrier, StreamElement, StreamRecord, Watermark, WatermarkStatus};
 
 use super::channel::ChannelSender;
 use super::partitioner::RecordRouter;
+use crate::checkpoint::TaskStateSnapshot;
 use crate::error::{OperatorInfo, TaskError};
 use crate::operator::Input;
 
@@ -52,6 +53,14 @@ macro_rules! control_elements {
             self.flush()?;
             self.channels
                 .send_to_all(StreamElement::WatermarkStatus(status))
+        }
+        fn process_barrier(
+            &mut self,
+            barrier: CheckpointBarrier,
+            _snapshot: &mut TaskStateSnapshot,
+        ) -> Result<(), TaskError> {
+            self.flush()?;
+            self.channels.send_to_all(StreamElement::Barrier(barrier))
         }
         fn end_input(&mut self) -> Result<(), TaskError> {
             self.flush()?;

@@ -1,0 +1,204 @@
+//! The checkpoint coordinator of a job run: it triggers checkpoints at an interval, collects
+//! every task's acknowledgement with the state the task wrote, and completes a checkpoint when
+//! all tasks have acknowledged it (Flink's `CheckpointCoordinator`, for the embedded engine).
+//!
+//! Triggering a checkpoint only publishes its barrier on the [`CheckpointHub`]: each source
+//! task puts the barrier into its output between two batches, and the barrier reaches every
+//! other task through the channels, where input gates align it. A task acknowledges once the
+//! barrier passed its whole chain. A checkpoint that does not complete within the timeout is
+//! abandoned; one cannot complete once a task has finished (its input ended), so none is
+//! triggered after that.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use strom_core::{CheckpointBarrier, CheckpointId, CheckpointingMode, Timestamp};
+
+use crate::checkpoint::TaskStateSnapshot;
+use crate::task::JobShared;
+
+/// How a job checkpoints (Flink's `execution.checkpointing.*` options).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckpointSettings {
+    /// Time between the start of one checkpoint and the next.
+    pub interval: Duration,
+    /// Exactly-once (aligned barriers) or at-least-once.
+    pub mode: CheckpointingMode,
+    /// A checkpoint not complete after this long is abandoned.
+    pub timeout: Duration,
+    /// Least time between the end of one checkpoint and the start of the next.
+    pub min_pause: Duration,
+}
+
+/// One task's acknowledgement of a checkpoint.
+struct Acknowledgement {
+    task: usize,
+    checkpoint: CheckpointId,
+    state: TaskStateSnapshot,
+}
+
+/// A checkpoint every task acknowledged: the state of the whole job at its barrier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompletedCheckpoint {
+    /// The checkpoint.
+    pub id: CheckpointId,
+    /// When it was triggered (wall clock, milliseconds since the epoch).
+    pub timestamp: Timestamp,
+    /// Every task's state, by task index (job vertex by vertex, subtask by subtask).
+    pub tasks: BTreeMap<usize, TaskStateSnapshot>,
+}
+
+/// What tasks and the coordinator share.
+pub struct CheckpointHub {
+    mode: CheckpointingMode,
+    /// The newest triggered checkpoint's barrier.
+    triggered: Mutex<Option<CheckpointBarrier>>,
+    acknowledgements: Sender<Acknowledgement>,
+    /// The newest completed checkpoint.
+    completed: AtomicU64,
+}
+
+impl CheckpointHub {
+    /// The guarantee the job's checkpoints give.
+    pub fn mode(&self) -> CheckpointingMode {
+        self.mode
+    }
+
+    /// The barrier a source should inject, if a checkpoint newer than `last_injected` was
+    /// triggered.
+    pub(crate) fn barrier_after(&self, last_injected: CheckpointId) -> Option<CheckpointBarrier> {
+        let triggered = *self
+            .triggered
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        triggered.filter(|barrier| barrier.id > last_injected)
+    }
+
+    /// Task `task` has written its state for `checkpoint`.
+    pub(crate) fn acknowledge(
+        &self,
+        task: usize,
+        checkpoint: CheckpointId,
+        state: TaskStateSnapshot,
+    ) {
+        // The coordinator is gone only when the job is ending; the acknowledgement is moot.
+        let _ = self.acknowledgements.send(Acknowledgement {
+            task,
+            checkpoint,
+            state,
+        });
+    }
+
+    /// The newest completed checkpoint (0 before the first).
+    pub fn latest_completed(&self) -> CheckpointId {
+        self.completed.load(Ordering::Acquire)
+    }
+}
+
+/// Triggers and completes the checkpoints of one job run.
+pub(crate) struct Coordinator {
+    settings: CheckpointSettings,
+    hub: Arc<CheckpointHub>,
+    acknowledgements: Receiver<Acknowledgement>,
+    tasks: usize,
+}
+
+/// How often a waiting coordinator looks at whether the job is still running.
+const POLL: Duration = Duration::from_millis(10);
+
+impl Coordinator {
+    /// A coordinator for a job of `tasks` tasks, and the hub its tasks use.
+    pub(crate) fn new(settings: CheckpointSettings, tasks: usize) -> (Self, Arc<CheckpointHub>) {
+        let (sender, receiver) = crossbeam_channel::unbounded();
+        let hub = Arc::new(CheckpointHub {
+            mode: settings.mode,
+            triggered: Mutex::new(None),
+            acknowledgements: sender,
+            completed: AtomicU64::new(0),
+        });
+        let coordinator = Coordinator {
+            settings,
+            hub: Arc::clone(&hub),
+            acknowledgements: receiver,
+            tasks,
+        };
+        (coordinator, hub)
+    }
+
+    /// Runs until every task has finished or the job stops; `finished` counts finished tasks.
+    pub(crate) fn run(self, shared: &JobShared, finished: &AtomicUsize) {
+        let running = || !shared.is_cancelled() && finished.load(Ordering::Acquire) == 0;
+        let mut next_start = Instant::now() + self.settings.interval;
+        let mut id: CheckpointId = 0;
+        while running() {
+            if Instant::now() < next_start {
+                std::thread::sleep(POLL.min(next_start - Instant::now()));
+                continue;
+            }
+            id += 1;
+            let started = Instant::now();
+            let barrier = CheckpointBarrier {
+                id,
+                timestamp: wall_clock_millis(),
+            };
+            *self
+                .hub
+                .triggered
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner()) = Some(barrier);
+            match self.collect(barrier, started, &running) {
+                Some(checkpoint) => {
+                    self.hub.completed.store(id, Ordering::Release);
+                    shared.checkpoint_completed(checkpoint);
+                }
+                None if running() => {
+                    tracing::warn!(
+                        "checkpoint {id} did not complete within {:?}; abandoned",
+                        self.settings.timeout
+                    );
+                    shared.checkpoint_failed();
+                }
+                None => return,
+            }
+            next_start =
+                (started + self.settings.interval).max(Instant::now() + self.settings.min_pause);
+        }
+    }
+
+    /// Waits for every task's acknowledgement of `barrier`'s checkpoint.
+    fn collect(
+        &self,
+        barrier: CheckpointBarrier,
+        started: Instant,
+        running: &impl Fn() -> bool,
+    ) -> Option<CompletedCheckpoint> {
+        let deadline = started + self.settings.timeout;
+        let mut tasks = BTreeMap::new();
+        while tasks.len() < self.tasks {
+            if !running() || Instant::now() >= deadline {
+                return None;
+            }
+            match self.acknowledgements.recv_timeout(POLL) {
+                Ok(ack) if ack.checkpoint == barrier.id => {
+                    tasks.insert(ack.task, ack.state);
+                }
+                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+        Some(CompletedCheckpoint {
+            id: barrier.id,
+            timestamp: barrier.timestamp,
+            tasks,
+        })
+    }
+}
+
+fn wall_clock_millis() -> Timestamp {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as Timestamp)
+}

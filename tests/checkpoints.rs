@@ -1,0 +1,96 @@
+//! Checkpoints end to end: barriers injected by the sources travel through keyed exchanges,
+//! are aligned and acknowledged by every task, and checkpoints complete while the job runs,
+//! without changing its results, in both checkpointing modes.
+
+use std::time::Duration;
+
+use strom::prelude::*;
+
+/// A job that runs a few hundred milliseconds: every record takes a millisecond at the source.
+/// Records travel one at a time (no buffer timeout), so a barrier is never stuck behind a
+/// batch that takes the whole run to process.
+fn slow_sums(env: &StreamExecutionEnvironment) -> CollectedRecords<(u64, u64)> {
+    env.set_buffer_timeout(Duration::ZERO);
+    env.from_sequence(0, 399)
+        .map(|n: i64| {
+            std::thread::sleep(Duration::from_millis(1));
+            (n as u64 % 4, n as u64)
+        })
+        .key_by(|pair| pair.0)
+        .sum(1)
+        .collect_async()
+}
+
+/// The final sum of each key of [`slow_sums`] (streaming mode emits every update; the last per
+/// key is the total).
+fn final_sums(mut updates: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    updates.sort();
+    let mut last: Vec<(u64, u64)> = Vec::new();
+    for (key, sum) in updates {
+        match last.last_mut() {
+            Some(previous) if previous.0 == key => previous.1 = previous.1.max(sum),
+            _ => last.push((key, sum)),
+        }
+    }
+    last
+}
+
+const EXPECTED: [(u64, u64); 4] = [(0, 19800), (1, 19900), (2, 20000), (3, 20100)];
+
+#[test]
+fn exactly_once_checkpoints_complete_while_the_job_runs_and_leave_results_alone() {
+    let env = StreamExecutionEnvironment::get_execution_environment();
+    env.set_parallelism(2);
+    env.enable_checkpointing(Duration::from_millis(20));
+    let sums = slow_sums(&env);
+    let result = env.execute("checkpointed").unwrap();
+    let updates = sums.take();
+    assert_eq!(updates.len(), 400, "one update per record");
+    assert_eq!(final_sums(updates), EXPECTED);
+    assert!(
+        result.get_completed_checkpoints() >= 1,
+        "no checkpoint completed in {:?}",
+        result.get_net_runtime()
+    );
+}
+
+#[test]
+fn at_least_once_checkpoints_from_the_configuration() {
+    let mut config = Configuration::new();
+    config
+        .set_string("execution.checkpointing.interval", "20 ms")
+        .unwrap();
+    config
+        .set_string("execution.checkpointing.mode", "AT_LEAST_ONCE")
+        .unwrap();
+    let env = StreamExecutionEnvironment::get_execution_environment_with_config(config);
+    env.set_parallelism(2);
+    let sums = slow_sums(&env);
+    let result = env.execute("at least once").unwrap();
+    assert_eq!(final_sums(sums.take()), EXPECTED);
+    assert!(result.get_completed_checkpoints() >= 1);
+}
+
+#[test]
+fn a_bad_checkpointing_mode_names_the_key() {
+    let mut config = Configuration::new();
+    let error = config
+        .set_string("execution.checkpointing.mode", "TWICE")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("execution.checkpointing.mode")
+            && error.contains("one of EXACTLY_ONCE, AT_LEAST_ONCE"),
+        "{error}"
+    );
+}
+
+#[test]
+fn without_checkpointing_no_checkpoint_is_taken() {
+    let env = StreamExecutionEnvironment::get_execution_environment();
+    env.set_parallelism(2);
+    let sums = slow_sums(&env);
+    let result = env.execute("unchecked").unwrap();
+    assert_eq!(final_sums(sums.take()), EXPECTED);
+    assert_eq!(result.get_completed_checkpoints(), 0);
+}
