@@ -75,7 +75,10 @@ pub mod prelude {
     pub use strom_connectors::file::WriteMode;
     pub use strom_core::config::{Configuration, RuntimeExecutionMode};
     pub use strom_core::format::Printable;
-    pub use strom_core::{printable_via_display, BoxError, StreamRecord, Timestamp, Watermark};
+    pub use strom_core::{
+        printable_via_display, BoxError, CheckpointingMode, StreamRecord, Timestamp, Watermark,
+    };
+    pub use strom_runtime::restart::RestartStrategy;
     pub use strom_runtime::sink::{Sink, SinkWriter};
     pub use strom_runtime::source::{
         Boundedness, ReaderStatus, Source, SourceOutput, SourceReader, SourceSplit,

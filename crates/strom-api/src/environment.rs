@@ -15,7 +15,9 @@ use strom_connectors::collection::CollectionSource;
 use strom_connectors::file::TextFileSource;
 use strom_connectors::sequence::NumberSequenceSource;
 use strom_connectors::socket::SocketTextSource;
-use strom_core::config::{options, ConfigError, Configuration, RuntimeExecutionMode};
+use strom_core::config::{
+    options, ConfigError, Configuration, RestartStrategyType, RuntimeExecutionMode,
+};
 use strom_core::{CheckpointingMode, StreamData};
 use strom_runtime::checkpoint_coordinator::CheckpointSettings;
 use strom_runtime::executor::{self, ExecutionSettings};
@@ -24,6 +26,7 @@ use strom_runtime::graph::{
     StreamGraph, StreamNode,
 };
 use strom_runtime::operator::ExecutionMode;
+use strom_runtime::restart::RestartStrategy;
 use strom_runtime::source::{Boundedness, Source, SourceFactory, SourceNode};
 use strom_runtime::{JobError, JobShared};
 
@@ -46,6 +49,7 @@ pub(crate) struct EnvState {
     runtime_mode: Option<RuntimeExecutionMode>,
     buffer_timeout: Option<Duration>,
     checkpointing: Option<(Duration, CheckpointingMode)>,
+    restart: Option<RestartStrategy>,
     /// Mistakes in the program, reported by `execute`.
     errors: Vec<String>,
 }
@@ -177,7 +181,7 @@ impl JobClient {
     /// Asks the job to stop; [`get_job_execution_result`](Self::get_job_execution_result)
     /// then returns [`JobError::Cancelled`].
     pub fn cancel(&self) {
-        self.shared.cancel();
+        self.shared.request_cancel();
     }
 
     /// Whether the job has ended (finished, failed or cancelled).
@@ -279,6 +283,7 @@ impl StreamExecutionEnvironment {
             runtime_mode: None,
             buffer_timeout: None,
             checkpointing: None,
+            restart: None,
             errors: Vec::new(),
         };
         StreamExecutionEnvironment {
@@ -349,6 +354,13 @@ impl StreamExecutionEnvironment {
         mode: CheckpointingMode,
     ) -> &Self {
         self.env.borrow_mut().checkpointing = Some((interval, mode));
+        self
+    }
+
+    /// How the job restarts after a failure (the `restart-strategy.*` keys otherwise; their
+    /// default is exponential delay when the job checkpoints, no restart when it does not).
+    pub fn set_restart_strategy(&self, strategy: RestartStrategy) -> &Self {
+        self.env.borrow_mut().restart = Some(strategy);
         self
     }
 
@@ -540,6 +552,10 @@ impl StreamExecutionEnvironment {
                 .map_or(2, |n| n.get()),
             slots: config.get(&options::NUMBER_OF_TASK_SLOTS).map(|n| n.get()),
             checkpointing: checkpoint_settings(state.checkpointing, config),
+            restart: state
+                .restart
+                .clone()
+                .unwrap_or_else(|| restart_strategy(config, state.checkpointing.is_some())),
         };
         Ok((job, execution))
     }
@@ -611,4 +627,37 @@ fn checkpoint_settings(
             .get(&options::CHECKPOINTING_MIN_PAUSE)
             .unwrap_or_default(),
     })
+}
+
+/// The restart strategy the configuration names, or Flink's default.
+fn restart_strategy(config: &Configuration, checkpointing_in_program: bool) -> RestartStrategy {
+    let checkpointing =
+        checkpointing_in_program || config.get(&options::CHECKPOINTING_INTERVAL).is_some();
+    let kind = config
+        .get(&options::RESTART_STRATEGY)
+        .unwrap_or(if checkpointing {
+            RestartStrategyType::ExponentialDelay
+        } else {
+            RestartStrategyType::None
+        });
+    match kind {
+        RestartStrategyType::None => RestartStrategy::None,
+        RestartStrategyType::FixedDelay => RestartStrategy::FixedDelay {
+            attempts: config.get(&options::FIXED_DELAY_ATTEMPTS).unwrap_or(1),
+            delay: config
+                .get(&options::FIXED_DELAY_DELAY)
+                .unwrap_or(Duration::from_secs(1)),
+        },
+        RestartStrategyType::ExponentialDelay => RestartStrategy::ExponentialDelay {
+            initial: config
+                .get(&options::EXPONENTIAL_DELAY_INITIAL_BACKOFF)
+                .unwrap_or(Duration::from_secs(1)),
+            max: config
+                .get(&options::EXPONENTIAL_DELAY_MAX_BACKOFF)
+                .unwrap_or(Duration::from_secs(60)),
+            multiplier: config
+                .get(&options::EXPONENTIAL_DELAY_BACKOFF_MULTIPLIER)
+                .unwrap_or(1.5),
+        },
+    }
 }

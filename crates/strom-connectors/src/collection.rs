@@ -95,6 +95,10 @@ impl<T: Clone + Send + Sync> SourceReader<T, IndexRangeSplit> for CollectionRead
         }
         Ok(ReaderStatus::EndOfSplit)
     }
+
+    fn snapshot_state(&mut self) -> Result<Option<IndexRangeSplit>, BoxError> {
+        Ok((self.split.start < self.split.end).then(|| self.split.clone()))
+    }
 }
 
 /// Gathers every record into a shared vector (for `execute_and_collect` and tests).

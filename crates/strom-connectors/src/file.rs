@@ -215,6 +215,16 @@ impl SourceReader<String, FileSplit> for TextFileReader {
         }
         Ok(ReaderStatus::MoreAvailable)
     }
+
+    fn snapshot_state(&mut self) -> Result<Option<FileSplit>, BoxError> {
+        // The rest of the split starts at the first line not yet emitted; a line read only in
+        // part is read again from its start.
+        Ok(self.current.as_ref().map(|open| FileSplit {
+            path: open.split.path.clone(),
+            start: open.position - self.partial.len() as u64,
+            end: open.split.end,
+        }))
+    }
 }
 
 /// A line without its `\r\n` or `\n`; invalid UTF-8 is replaced, never a reason to fail.

@@ -89,6 +89,10 @@ impl SourceReader<i64, SequenceSplit> for SequenceReader {
         }
         Ok(ReaderStatus::MoreAvailable)
     }
+
+    fn snapshot_state(&mut self) -> Result<Option<SequenceSplit>, BoxError> {
+        Ok(self.split.clone())
+    }
 }
 
 #[cfg(test)]

@@ -206,4 +206,12 @@ impl SourceReader<String, SocketSplit> for SocketReader {
             .into()),
         }
     }
+
+    /// A socket cannot be rewound: after a restore the source connects again and reads what
+    /// arrives from then on (at most once, as Flink's socket source).
+    fn snapshot_state(&mut self) -> Result<Option<SocketSplit>, BoxError> {
+        Ok(self.stream.as_ref().map(|_| SocketSplit {
+            address: format!("{}:{}", self.source.host, self.source.port),
+        }))
+    }
 }

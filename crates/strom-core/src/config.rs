@@ -98,6 +98,57 @@ impl OptionType for u16 {
     }
 }
 
+impl OptionType for u32 {
+    const EXPECTED: &'static str = "a non-negative integer";
+    fn parse_value(text: &str) -> Option<Self> {
+        text.trim().parse().ok()
+    }
+    fn to_value(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl OptionType for f64 {
+    const EXPECTED: &'static str = "a number";
+    fn parse_value(text: &str) -> Option<Self> {
+        text.trim().parse().ok().filter(|n: &f64| n.is_finite())
+    }
+    fn to_value(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// How a failed job is restarted (`restart-strategy.type`, Flink's names and synonyms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RestartStrategyType {
+    /// A failure fails the job.
+    None,
+    /// A fixed number of restarts, a fixed delay apart.
+    FixedDelay,
+    /// Restarts with a delay that grows after each failure up to a maximum.
+    ExponentialDelay,
+}
+
+impl OptionType for RestartStrategyType {
+    const EXPECTED: &'static str = "one of none, fixed-delay, exponential-delay";
+    fn parse_value(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "none" | "off" | "disable" => Some(RestartStrategyType::None),
+            "fixed-delay" | "fixeddelay" => Some(RestartStrategyType::FixedDelay),
+            "exponential-delay" | "exponentialdelay" => Some(RestartStrategyType::ExponentialDelay),
+            _ => None,
+        }
+    }
+    fn to_value(&self) -> String {
+        match self {
+            RestartStrategyType::None => "none",
+            RestartStrategyType::FixedDelay => "fixed-delay",
+            RestartStrategyType::ExponentialDelay => "exponential-delay",
+        }
+        .to_string()
+    }
+}
+
 impl OptionType for String {
     const EXPECTED: &'static str = "a string";
     fn parse_value(text: &str) -> Option<Self> {
@@ -226,6 +277,30 @@ pub mod options {
     /// Least time between the end of one checkpoint and the start of the next.
     pub const CHECKPOINTING_MIN_PAUSE: ConfigOption<Duration> =
         ConfigOption::new("execution.checkpointing.min-pause", Some("0 ms"));
+    /// How a failed job restarts; unset: `exponential-delay` when checkpointing, else `none`.
+    pub const RESTART_STRATEGY: ConfigOption<RestartStrategyType> =
+        ConfigOption::new("restart-strategy.type", None);
+    /// Restarts the fixed-delay strategy allows.
+    pub const FIXED_DELAY_ATTEMPTS: ConfigOption<u32> =
+        ConfigOption::new("restart-strategy.fixed-delay.attempts", Some("1"));
+    /// Time between fixed-delay restarts.
+    pub const FIXED_DELAY_DELAY: ConfigOption<Duration> =
+        ConfigOption::new("restart-strategy.fixed-delay.delay", Some("1 s"));
+    /// The first delay of the exponential-delay strategy.
+    pub const EXPONENTIAL_DELAY_INITIAL_BACKOFF: ConfigOption<Duration> = ConfigOption::new(
+        "restart-strategy.exponential-delay.initial-backoff",
+        Some("1 s"),
+    );
+    /// The longest delay of the exponential-delay strategy.
+    pub const EXPONENTIAL_DELAY_MAX_BACKOFF: ConfigOption<Duration> = ConfigOption::new(
+        "restart-strategy.exponential-delay.max-backoff",
+        Some("1 min"),
+    );
+    /// How much each exponential-delay restart multiplies the delay by.
+    pub const EXPONENTIAL_DELAY_BACKOFF_MULTIPLIER: ConfigOption<f64> = ConfigOption::new(
+        "restart-strategy.exponential-delay.backoff-multiplier",
+        Some("1.5"),
+    );
     /// Slots of the embedded task manager; defaults to what the job needs.
     pub const NUMBER_OF_TASK_SLOTS: ConfigOption<NonZeroUsize> =
         ConfigOption::new("taskmanager.numberOfTaskSlots", None);
@@ -250,7 +325,7 @@ fn validator<T: OptionType>(_: &ConfigOption<T>) -> Validator {
     }
 }
 
-fn known_keys() -> [(&'static str, Validator); 13] {
+fn known_keys() -> [(&'static str, Validator); 19] {
     use options::*;
     [
         (PARALLELISM_DEFAULT.key, validator(&PARALLELISM_DEFAULT)),
@@ -270,6 +345,21 @@ fn known_keys() -> [(&'static str, Validator); 13] {
         (
             CHECKPOINTING_MIN_PAUSE.key,
             validator(&CHECKPOINTING_MIN_PAUSE),
+        ),
+        (RESTART_STRATEGY.key, validator(&RESTART_STRATEGY)),
+        (FIXED_DELAY_ATTEMPTS.key, validator(&FIXED_DELAY_ATTEMPTS)),
+        (FIXED_DELAY_DELAY.key, validator(&FIXED_DELAY_DELAY)),
+        (
+            EXPONENTIAL_DELAY_INITIAL_BACKOFF.key,
+            validator(&EXPONENTIAL_DELAY_INITIAL_BACKOFF),
+        ),
+        (
+            EXPONENTIAL_DELAY_MAX_BACKOFF.key,
+            validator(&EXPONENTIAL_DELAY_MAX_BACKOFF),
+        ),
+        (
+            EXPONENTIAL_DELAY_BACKOFF_MULTIPLIER.key,
+            validator(&EXPONENTIAL_DELAY_BACKOFF_MULTIPLIER),
         ),
         (NUMBER_OF_TASK_SLOTS.key, validator(&NUMBER_OF_TASK_SLOTS)),
         (BUFFERS_PER_CHANNEL.key, validator(&BUFFERS_PER_CHANNEL)),

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use strom_core::key_group::KeyGroupRange;
 
 /// The state one operator subtask wrote for one checkpoint.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,25 +19,88 @@ pub struct OperatorStateSnapshot {
     pub operator: Vec<Vec<u8>>,
 }
 
-impl OperatorStateSnapshot {
-    /// Whether the operator wrote nothing.
-    pub fn is_empty(&self) -> bool {
-        self.keyed.is_empty() && self.operator.is_empty()
-    }
-}
-
 /// The state of every operator of one task for one checkpoint, by operator id.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskStateSnapshot {
-    /// Operators with state; operators without state are left out.
+    /// Every operator of the task.
     pub operators: BTreeMap<String, OperatorStateSnapshot>,
 }
 
 impl TaskStateSnapshot {
-    /// Records what the operator `operator_id` wrote (nothing is recorded for no state).
+    /// Records what the operator `operator_id` wrote. Empty state is recorded too: a source
+    /// with no split left must restore as finished, not start over.
     pub fn add(&mut self, operator_id: &str, state: OperatorStateSnapshot) {
-        if !state.is_empty() {
-            self.operators.insert(operator_id.to_string(), state);
-        }
+        self.operators.insert(operator_id.to_string(), state);
+    }
+}
+
+/// The state an operator subtask starts from on recovery: the key groups it owns now, and its
+/// share of the operator state (entries dealt out in turn over the subtasks: Flink's even-split
+/// redistribution).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RestoredOperatorState {
+    /// Keyed state of the key groups the subtask owns, by key group.
+    pub keyed: BTreeMap<usize, Vec<u8>>,
+    /// The subtask's share of the operator state entries.
+    pub operator: Vec<Vec<u8>>,
+}
+
+impl RestoredOperatorState {
+    /// What subtask `subtask` of `parallelism`, owning `key_groups`, gets of the snapshots an
+    /// operator's subtasks wrote (at any earlier parallelism).
+    pub fn assign(
+        snapshots: &[OperatorStateSnapshot],
+        key_groups: KeyGroupRange,
+        subtask: usize,
+        parallelism: usize,
+    ) -> Self {
+        let keyed = snapshots
+            .iter()
+            .flat_map(|snapshot| snapshot.keyed.range(key_groups.start..key_groups.end))
+            .map(|(&group, bytes)| (group, bytes.clone()))
+            .collect();
+        let operator = snapshots
+            .iter()
+            .flat_map(|snapshot| &snapshot.operator)
+            .enumerate()
+            .filter(|(index, _)| index % parallelism.max(1) == subtask)
+            .map(|(_, entry)| entry.clone())
+            .collect();
+        RestoredOperatorState { keyed, operator }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_groups_follow_their_owner_and_operator_entries_are_dealt_out() {
+        let old = |groups: &[usize], entries: &[&str]| OperatorStateSnapshot {
+            keyed: groups.iter().map(|&g| (g, vec![g as u8])).collect(),
+            operator: entries.iter().map(|e| e.as_bytes().to_vec()).collect(),
+        };
+        // Written at parallelism 2 over 8 key groups, restored at parallelism 3.
+        let snapshots = [old(&[0, 2, 3], &["a", "b"]), old(&[4, 7], &["c"])];
+        let restored: Vec<_> = (0..3)
+            .map(|subtask| {
+                let range = KeyGroupRange::for_subtask(8, 3, subtask);
+                RestoredOperatorState::assign(&snapshots, range, subtask, 3)
+            })
+            .collect();
+        let groups: Vec<Vec<usize>> = restored
+            .iter()
+            .map(|r| r.keyed.keys().copied().collect())
+            .collect();
+        assert_eq!(groups, [vec![0, 2], vec![3, 4], vec![7]]);
+        let entries: Vec<Vec<Vec<u8>>> = restored.iter().map(|r| r.operator.clone()).collect();
+        assert_eq!(
+            entries,
+            [
+                vec![b"a".to_vec()],
+                vec![b"b".to_vec()],
+                vec![b"c".to_vec()]
+            ]
+        );
     }
 }

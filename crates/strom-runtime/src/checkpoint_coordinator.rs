@@ -17,7 +17,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use strom_core::{CheckpointBarrier, CheckpointId, CheckpointingMode, Timestamp};
 
-use crate::checkpoint::TaskStateSnapshot;
+use strom_core::key_group::KeyGroupRange;
+
+use crate::checkpoint::{OperatorStateSnapshot, RestoredOperatorState, TaskStateSnapshot};
 use crate::task::JobShared;
 
 /// How a job checkpoints (Flink's `execution.checkpointing.*` options).
@@ -47,8 +49,29 @@ pub struct CompletedCheckpoint {
     pub id: CheckpointId,
     /// When it was triggered (wall clock, milliseconds since the epoch).
     pub timestamp: Timestamp,
-    /// Every task's state, by task index (job vertex by vertex, subtask by subtask).
-    pub tasks: BTreeMap<usize, TaskStateSnapshot>,
+    /// By operator id, what its subtasks wrote (in subtask order; subtasks without state are
+    /// left out).
+    pub operators: BTreeMap<String, Vec<OperatorStateSnapshot>>,
+}
+
+impl CompletedCheckpoint {
+    /// What subtask `subtask` of `parallelism` of operator `operator_id`, owning
+    /// `key_groups`, starts from; `None` when the operator wrote no state.
+    pub fn restore_for(
+        &self,
+        operator_id: &str,
+        key_groups: KeyGroupRange,
+        subtask: usize,
+        parallelism: usize,
+    ) -> Option<RestoredOperatorState> {
+        let snapshots = self.operators.get(operator_id)?;
+        Some(RestoredOperatorState::assign(
+            snapshots,
+            key_groups,
+            subtask,
+            parallelism,
+        ))
+    }
 }
 
 /// What tasks and the coordinator share.
@@ -132,13 +155,15 @@ impl Coordinator {
     pub(crate) fn run(self, shared: &JobShared, finished: &AtomicUsize) {
         let running = || !shared.is_cancelled() && finished.load(Ordering::Acquire) == 0;
         let mut next_start = Instant::now() + self.settings.interval;
-        let mut id: CheckpointId = 0;
+        // Ids go on across restarts of the job.
+        let mut id = shared.checkpoint_statistics().last_triggered;
         while running() {
             if Instant::now() < next_start {
                 std::thread::sleep(POLL.min(next_start - Instant::now()));
                 continue;
             }
             id += 1;
+            shared.checkpoint_triggered(id);
             let started = Instant::now();
             let barrier = CheckpointBarrier {
                 id,
@@ -189,10 +214,16 @@ impl Coordinator {
                 Err(RecvTimeoutError::Disconnected) => return None,
             }
         }
+        let mut operators: BTreeMap<String, Vec<OperatorStateSnapshot>> = BTreeMap::new();
+        for (_, task) in tasks {
+            for (operator_id, snapshot) in task.operators {
+                operators.entry(operator_id).or_default().push(snapshot);
+            }
+        }
         Some(CompletedCheckpoint {
             id: barrier.id,
             timestamp: barrier.timestamp,
-            tasks,
+            operators,
         })
     }
 }

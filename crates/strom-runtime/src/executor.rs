@@ -14,13 +14,15 @@ use std::time::{Duration, Instant};
 use strom_core::config::Configuration;
 use strom_core::key_group::KeyGroupRange;
 
-use crate::checkpoint_coordinator::{CheckpointSettings, Coordinator};
+use crate::checkpoint_coordinator::{CheckpointSettings, CompletedCheckpoint, Coordinator};
 use crate::element_type::{AnyInput, AnyReceiver, AnySender, WriterSettings};
 use crate::error::{JobError, OperatorInfo, TaskError};
 use crate::exchange::PartitionerKind;
 use crate::graph::{JobGraph, NodeBody, NodeOutputs, StreamGraph};
 use crate::operator::OperatorContext;
 use crate::processing_time::ProcessingTimeService;
+use crate::restart::RestartStrategy;
+use crate::source::SplitAssignment;
 pub use crate::task::{JobShared, TaskControl};
 
 /// How the executor runs tasks.
@@ -36,6 +38,8 @@ pub struct ExecutionSettings {
     pub slots: Option<usize>,
     /// Periodic checkpoints, when enabled.
     pub checkpointing: Option<CheckpointSettings>,
+    /// What happens when a task fails.
+    pub restart: RestartStrategy,
 }
 
 /// One subtask's share of the channels.
@@ -49,7 +53,8 @@ struct TaskPlan {
     time: ProcessingTimeService,
 }
 
-/// Runs `job` (resolved from `graph`) to completion; returns how long it ran.
+/// Runs `job` (resolved from `graph`) to completion; returns how long it ran. A failed run is
+/// restarted as the restart strategy allows, from the latest completed checkpoint.
 pub fn execute(
     graph: &StreamGraph,
     job: &JobGraph,
@@ -67,14 +72,63 @@ pub fn execute(
             )));
         }
     }
-    let splits = enumerate_sources(graph, job, job_id)?;
+    let mut restore: Option<Arc<CompletedCheckpoint>> = None;
+    for restart in 1.. {
+        let error = match run(
+            graph,
+            job,
+            settings,
+            &config,
+            &shared,
+            job_id,
+            restore.as_deref(),
+        ) {
+            Ok(()) => return Ok(started.elapsed()),
+            Err(error) => error,
+        };
+        let delay = match &error {
+            JobError::Failed { .. } if !shared.is_cancel_requested() => {
+                settings.restart.delay_before(restart)
+            }
+            _ => None,
+        };
+        let Some(delay) = delay else {
+            return Err(error);
+        };
+        restore = shared.checkpoint_statistics().latest;
+        let from = restore.as_ref().map_or("the beginning".to_string(), |c| {
+            format!("checkpoint {}", c.id)
+        });
+        tracing::warn!("{error}; restart {restart} from {from} in {delay:?}");
+        std::thread::sleep(delay);
+        shared.reset_for_restart();
+    }
+    unreachable!("the restart loop returns")
+}
+
+/// One run of the job, from `restore` when given.
+fn run(
+    graph: &StreamGraph,
+    job: &JobGraph,
+    settings: &ExecutionSettings,
+    config: &Arc<Configuration>,
+    shared: &Arc<JobShared>,
+    job_id: &str,
+    restore: Option<&CompletedCheckpoint>,
+) -> Result<(), JobError> {
+    let assignment = SourceAssignment {
+        checkpointing: settings.checkpointing.is_some(),
+        restore,
+    };
+    let splits = enumerate_sources(graph, job, job_id, &assignment)?;
     let plans = connect(graph, job, settings.channel_capacity);
     let runner = TaskRunner {
         graph,
         job,
         settings,
-        config,
+        config: Arc::clone(config),
         splits,
+        restore,
     };
 
     let (coordinator, hub) = match &settings.checkpointing {
@@ -101,7 +155,7 @@ pub fn execute(
                 vertex.parallelism
             );
             let mut control = TaskControl::new(
-                Arc::clone(&shared),
+                Arc::clone(shared),
                 settings.buffer_timeout,
                 plan.time.clone(),
             );
@@ -109,7 +163,7 @@ pub fn execute(
                 control = control.with_checkpoints(Arc::clone(hub), task_index);
             }
             let (runner, task_shared, finished_tasks) =
-                (&runner, Arc::clone(&shared), &finished_tasks);
+                (&runner, Arc::clone(shared), &finished_tasks);
             let handle =
                 std::thread::Builder::new()
                     .name(name.clone())
@@ -160,16 +214,47 @@ pub fn execute(
             job_name: job.job_name.clone(),
             job_id,
         }),
-        None => Ok(started.elapsed()),
+        None => Ok(()),
     }
 }
 
-/// Splits every source's input and prepares every sink before any task starts, so a missing
-/// input or an existing output fails the job at once.
+/// How sources get their splits in one run.
+struct SourceAssignment<'a> {
+    checkpointing: bool,
+    restore: Option<&'a CompletedCheckpoint>,
+}
+
+impl SourceAssignment<'_> {
+    /// The readers' encoded splits for the source `operator_id` of `parallelism`, when the run
+    /// restores them.
+    fn restored_splits(&self, operator_id: &str, parallelism: usize) -> Option<Vec<Vec<Vec<u8>>>> {
+        let checkpoint = self.restore?;
+        checkpoint.operators.get(operator_id)?;
+        Some(
+            (0..parallelism)
+                .map(|subtask| {
+                    checkpoint
+                        .restore_for(
+                            operator_id,
+                            KeyGroupRange { start: 0, end: 0 },
+                            subtask,
+                            parallelism,
+                        )
+                        .map(|state| state.operator)
+                        .unwrap_or_default()
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Splits every source's input (or takes the splits a checkpoint restores) and prepares every
+/// sink before any task starts, so a missing input or an existing output fails the job at once.
 fn enumerate_sources(
     graph: &StreamGraph,
     job: &JobGraph,
     job_id: &str,
+    assignment: &SourceAssignment<'_>,
 ) -> Result<HashMap<usize, Arc<dyn std::any::Any + Send + Sync>>, JobError> {
     let mut splits = HashMap::new();
     for (id, node) in graph
@@ -187,7 +272,14 @@ fn enumerate_sources(
         };
         match &node.body {
             NodeBody::Source(source) => {
-                splits.insert(id, source.enumerate(parallelism).map_err(failed)?);
+                let operator_id = &job.nodes[id].operator_id;
+                let restored = assignment.restored_splits(operator_id, parallelism);
+                let mode = match &restored {
+                    Some(readers) => SplitAssignment::Restored(readers),
+                    None if assignment.checkpointing => SplitAssignment::PerReader,
+                    None => SplitAssignment::Shared,
+                };
+                splits.insert(id, source.enumerate(parallelism, mode).map_err(failed)?);
             }
             NodeBody::Operator(operator) => operator.prepare(parallelism).map_err(failed)?,
         }
@@ -238,6 +330,7 @@ struct TaskRunner<'a> {
     settings: &'a ExecutionSettings,
     config: Arc<Configuration>,
     splits: HashMap<usize, Arc<dyn std::any::Any + Send + Sync>>,
+    restore: Option<&'a CompletedCheckpoint>,
 }
 
 impl TaskRunner<'_> {
@@ -266,6 +359,16 @@ impl TaskRunner<'_> {
     fn context(&self, node: usize, plan: &TaskPlan) -> OperatorContext {
         let subtask = plan.subtask;
         let resolved = &self.job.nodes[node];
+        let key_group_range =
+            KeyGroupRange::for_subtask(resolved.max_parallelism, resolved.parallelism, subtask);
+        let restored_state = self.restore.and_then(|checkpoint| {
+            checkpoint.restore_for(
+                &resolved.operator_id,
+                key_group_range,
+                subtask,
+                resolved.parallelism,
+            )
+        });
         OperatorContext {
             info: OperatorInfo {
                 name: resolved.spec.name.as_str().into(),
@@ -274,15 +377,12 @@ impl TaskRunner<'_> {
             },
             operator_id: resolved.operator_id.clone(),
             max_parallelism: resolved.max_parallelism,
-            key_group_range: KeyGroupRange::for_subtask(
-                resolved.max_parallelism,
-                resolved.parallelism,
-                subtask,
-            ),
+            key_group_range,
             execution_mode: self.job.execution_mode,
             batch_size: self.settings.batch_size,
             config: Arc::clone(&self.config),
             processing_time: plan.time.clone(),
+            restored_state: restored_state.map(Arc::new),
         }
     }
 

@@ -20,6 +20,7 @@ pub mod executor;
 pub mod graph;
 pub mod operator;
 pub mod processing_time;
+pub mod restart;
 pub mod sink;
 pub mod source;
 mod task;

@@ -17,7 +17,7 @@ use strom_core::{
     BoxError, CheckpointBarrier, CheckpointId, StreamRecord, Timestamp, Watermark, WatermarkStatus,
 };
 
-use crate::checkpoint::{OperatorStateSnapshot, TaskStateSnapshot};
+use crate::checkpoint::{OperatorStateSnapshot, RestoredOperatorState, TaskStateSnapshot};
 pub use crate::error::OperatorInfo;
 use crate::error::TaskError;
 use crate::processing_time::ProcessingTimeService;
@@ -50,6 +50,8 @@ pub struct OperatorContext {
     pub config: Arc<Configuration>,
     /// The task's processing-time clock and wake-ups.
     pub processing_time: ProcessingTimeService,
+    /// The state to start from when the job recovers from a checkpoint.
+    pub restored_state: Option<Arc<RestoredOperatorState>>,
 }
 
 impl OperatorContext {
@@ -137,6 +139,11 @@ pub trait OneInputOperator<IN, OUT: 'static>: Send {
     }
     /// Input has ended: emit what is still held (final results in batch mode).
     fn end_input(&mut self, _out: &mut Output<OUT>) -> Result<(), BoxError> {
+        Ok(())
+    }
+    /// Restores the state a checkpoint holds for this subtask (called before `open` when the
+    /// job recovers).
+    fn initialize_state(&mut self, _state: &RestoredOperatorState) -> Result<(), BoxError> {
         Ok(())
     }
     /// Writes the operator's state for checkpoint `checkpoint` (called when its barrier
@@ -482,6 +489,9 @@ where
     fn open(&mut self) -> Result<(), TaskError> {
         self.output.open()?;
         let (operator, ctx) = (&mut self.operator, &self.ctx);
+        if let Some(state) = &ctx.restored_state {
+            guard(&ctx.info, || operator.initialize_state(state))?;
+        }
         guard(&ctx.info, || operator.open(ctx))
     }
 

@@ -18,7 +18,7 @@ use serde::Serialize;
 use strom_core::config::options::AUTO_WATERMARK_INTERVAL;
 use strom_core::{BoxError, StreamData, StreamRecord, Timestamp, Watermark};
 
-use crate::checkpoint::TaskStateSnapshot;
+use crate::checkpoint::{OperatorStateSnapshot, TaskStateSnapshot};
 use crate::element_type::{downcast_input, element_type, AnyInput, ElementType};
 use crate::error::TaskError;
 use crate::operator::{guard, BoxedInput, ExecutionMode, OperatorContext};
@@ -77,6 +77,17 @@ pub trait SourceReader<T, S>: Send {
     /// Emits the next records of the current split into `output`, stopping when
     /// [`SourceOutput::is_full`] says so.
     fn poll_next(&mut self, output: &mut SourceOutput<T>) -> Result<ReaderStatus, BoxError>;
+
+    /// For a checkpoint: what is left of the current split (a split that starts where the
+    /// reader stands), or `None` when no split is being read. A reader that cannot say fails
+    /// every checkpoint, so the default is an error.
+    fn snapshot_state(&mut self) -> Result<Option<S>, BoxError> {
+        Err(
+            "this source cannot take part in checkpoints: its reader does not implement \
+             snapshot_state"
+                .into(),
+        )
+    }
 }
 
 /// Where a reader emits records: a batch that the task hands to the chain.
@@ -123,18 +134,42 @@ impl<T> SourceOutput<T> {
     }
 }
 
-/// The splits of one source not yet taken by a reader (in-process split assignment: readers
-/// pull the next split when they finish one, so fast readers take more).
-pub struct SplitQueue<S> {
-    splits: Mutex<VecDeque<S>>,
+/// How a source's splits reach its readers.
+#[derive(Debug, Clone, Copy)]
+pub enum SplitAssignment<'a> {
+    /// Readers take splits from one queue when they finish one, so fast readers take more.
+    Shared,
+    /// Each reader gets its splits up front (split `i` to reader `i mod parallelism`), so its
+    /// snapshot — the rest of its current split and the splits it has not started — is all the
+    /// source's progress. Used when the job checkpoints.
+    PerReader,
+    /// Each reader continues from what a checkpoint restored for it: its encoded splits.
+    Restored(&'a [Vec<Vec<u8>>]),
 }
 
-impl<S> SplitQueue<S> {
-    fn next(&self) -> Option<S> {
-        self.splits
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .pop_front()
+/// The splits of one source not yet taken by a reader: one queue shared by all readers, or one
+/// per reader.
+pub struct SplitQueue<S> {
+    queues: Vec<Mutex<VecDeque<S>>>,
+}
+
+impl<S: Clone> SplitQueue<S> {
+    fn queue(&self, subtask: usize) -> std::sync::MutexGuard<'_, VecDeque<S>> {
+        let queue = if self.queues.len() == 1 {
+            &self.queues[0]
+        } else {
+            &self.queues[subtask]
+        };
+        queue.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn next(&self, subtask: usize) -> Option<S> {
+        self.queue(subtask).pop_front()
+    }
+
+    /// The splits reader `subtask` has not started.
+    fn remaining(&self, subtask: usize) -> Vec<S> {
+        self.queue(subtask).iter().cloned().collect()
     }
 }
 
@@ -142,8 +177,12 @@ impl<S> SplitQueue<S> {
 pub trait SourceFactory: Send + Sync {
     /// The type of the records it produces.
     fn output_type(&self) -> Arc<dyn ElementType>;
-    /// Creates the split queue shared by the readers.
-    fn enumerate(&self, parallelism: usize) -> Result<Arc<dyn Any + Send + Sync>, BoxError>;
+    /// Creates the split queue(s) of the readers.
+    fn enumerate(
+        &self,
+        parallelism: usize,
+        assignment: SplitAssignment<'_>,
+    ) -> Result<Arc<dyn Any + Send + Sync>, BoxError>;
     /// Runs one reader, feeding `head` until the splits are exhausted or the job stops.
     fn run(
         &self,
@@ -242,10 +281,38 @@ impl<T: StreamData, S: Source<T>> SourceFactory for SourceNode<T, S> {
         element_type::<T>()
     }
 
-    fn enumerate(&self, parallelism: usize) -> Result<Arc<dyn Any + Send + Sync>, BoxError> {
-        let splits = self.source.create_splits(parallelism)?;
+    fn enumerate(
+        &self,
+        parallelism: usize,
+        assignment: SplitAssignment<'_>,
+    ) -> Result<Arc<dyn Any + Send + Sync>, BoxError> {
+        let queues = match assignment {
+            SplitAssignment::Shared => vec![self.source.create_splits(parallelism)?.into()],
+            SplitAssignment::PerReader => {
+                let mut queues = vec![VecDeque::new(); parallelism.max(1)];
+                for (index, split) in self
+                    .source
+                    .create_splits(parallelism)?
+                    .into_iter()
+                    .enumerate()
+                {
+                    queues[index % parallelism.max(1)].push_back(split);
+                }
+                queues
+            }
+            SplitAssignment::Restored(readers) => readers
+                .iter()
+                .map(|entries| {
+                    entries
+                        .iter()
+                        .map(|bytes| postcard::from_bytes::<S::Split>(bytes))
+                        .collect::<Result<VecDeque<_>, _>>()
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|error| format!("a restored split cannot be read: {error}"))?,
+        };
         Ok(Arc::new(SplitQueue {
-            splits: Mutex::new(splits.into()),
+            queues: queues.into_iter().map(Mutex::new).collect(),
         }))
     }
 
@@ -282,7 +349,8 @@ impl<T: StreamData, S: Source<T>> SourceFactory for SourceNode<T, S> {
             ctx.batch_size
         });
         let mut flush_timer = control.flush_timer();
-        while let Some(split) = splits.next() {
+        let subtask = ctx.info.subtask_index;
+        while let Some(split) = splits.next(subtask) {
             guard(&ctx.info, || reader.start_split(split))?;
             head.emitter = self.watermarks.as_ref().map(|strategy| {
                 strategy.create_emitter(ctx.execution_mode == ExecutionMode::Streaming)
@@ -294,6 +362,10 @@ impl<T: StreamData, S: Source<T>> SourceFactory for SourceNode<T, S> {
                         head.emit(output.take())?;
                     }
                     let mut snapshot = TaskStateSnapshot::default();
+                    let current = guard(&ctx.info, || reader.snapshot_state())?;
+                    let state = encode_splits(current.into_iter().chain(splits.remaining(subtask)))
+                        .map_err(|error| TaskError::failed(&ctx.info, error))?;
+                    snapshot.add(&ctx.operator_id, state);
                     head.head.process_barrier(barrier, &mut snapshot)?;
                     control.acknowledge(barrier.id, snapshot);
                 }
@@ -325,4 +397,16 @@ impl<T: StreamData, S: Source<T>> SourceFactory for SourceNode<T, S> {
         head.process_watermark(Watermark::MAX)?;
         head.end_input()
     }
+}
+
+/// A source subtask's progress as operator state: one entry per split still to read.
+fn encode_splits<S: Serialize>(
+    splits: impl Iterator<Item = S>,
+) -> Result<OperatorStateSnapshot, postcard::Error> {
+    Ok(OperatorStateSnapshot {
+        keyed: Default::default(),
+        operator: splits
+            .map(|split| postcard::to_stdvec(&split))
+            .collect::<Result<_, _>>()?,
+    })
 }

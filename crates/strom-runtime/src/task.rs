@@ -19,6 +19,8 @@ use crate::processing_time::ProcessingTimeService;
 #[derive(Debug, Default)]
 pub struct JobShared {
     cancelled: AtomicBool,
+    /// The user asked the job to stop (no restart follows).
+    cancel_requested: AtomicBool,
     failure: Mutex<Option<TaskError>>,
     checkpoints: Mutex<CheckpointStatistics>,
 }
@@ -32,12 +34,36 @@ pub struct CheckpointStatistics {
     pub failed: u64,
     /// The newest completed checkpoint.
     pub latest: Option<Arc<CompletedCheckpoint>>,
+    /// The id of the newest triggered checkpoint.
+    pub last_triggered: CheckpointId,
 }
 
 impl JobShared {
     /// Asks every task to stop.
     pub fn cancel(&self) {
         self.cancelled.store(true, Ordering::Release);
+    }
+
+    /// The user cancels the job: every task stops and the job is not restarted.
+    pub fn request_cancel(&self) {
+        self.cancel_requested.store(true, Ordering::Release);
+        self.cancel();
+    }
+
+    /// Whether the user cancelled the job.
+    pub fn is_cancel_requested(&self) -> bool {
+        self.cancel_requested.load(Ordering::Acquire)
+    }
+
+    /// Clears the failure and the stop of a failed run, for a restart (a user's cancellation
+    /// stays).
+    pub(crate) fn reset_for_restart(&self) {
+        *self
+            .failure
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner()) = None;
+        self.cancelled
+            .store(self.is_cancel_requested(), Ordering::Release);
     }
 
     /// Whether the job is stopping.
@@ -62,6 +88,10 @@ impl JobShared {
         let mut statistics = self.checkpoint_statistics_guard();
         statistics.completed += 1;
         statistics.latest = Some(Arc::new(checkpoint));
+    }
+
+    pub(crate) fn checkpoint_triggered(&self, id: CheckpointId) {
+        self.checkpoint_statistics_guard().last_triggered = id;
     }
 
     pub(crate) fn checkpoint_failed(&self) {

@@ -128,6 +128,7 @@ pub fn test_context(execution_mode: ExecutionMode) -> OperatorContext {
         batch_size: 4,
         config: Arc::new(Configuration::new()),
         processing_time: ProcessingTimeService::manual(0),
+        restored_state: None,
     }
 }
 

@@ -4,7 +4,11 @@
 //! access, so a key is hashed once per record even though the hash serves two purposes:
 //! choosing the key group and finding the entry.
 
+use std::collections::BTreeMap;
 use std::hash::Hash;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use hashbrown::{hash_table, HashTable};
 use strom_core::key_group::{key_hash, KeyGroupAssigner, KeyGroupRange};
@@ -134,6 +138,52 @@ impl<K: Hash + Eq, V> KeyGroupedMap<K, V> {
     }
 }
 
+impl<K, V> KeyGroupedMap<K, V>
+where
+    K: Hash + Eq + Serialize + DeserializeOwned,
+    V: Serialize + DeserializeOwned,
+{
+    /// The entries of every key group that has any, each key group written on its own (so a
+    /// restore at another parallelism can hand it to whichever subtask owns it then).
+    pub fn snapshot(&self) -> Result<BTreeMap<usize, Vec<u8>>, postcard::Error> {
+        let mut groups = BTreeMap::new();
+        for (local, table) in self.groups.iter().enumerate() {
+            if table.is_empty() {
+                continue;
+            }
+            let entries: Vec<&(K, V)> = table.iter().collect();
+            groups.insert(self.range.start + local, postcard::to_stdvec(&entries)?);
+        }
+        Ok(groups)
+    }
+
+    /// Adds the entries a [`snapshot`](Self::snapshot) wrote for `key_group`.
+    pub fn restore(&mut self, key_group: usize, bytes: &[u8]) -> Result<(), StateRestoreError> {
+        let entries: Vec<(K, V)> = postcard::from_bytes(bytes)
+            .map_err(|error| StateRestoreError::Corrupt(key_group, error.to_string()))?;
+        for (key, value) in entries {
+            match self.entry(key_hash(&key), key)? {
+                KeyedEntry::Occupied(existing) => *existing = value,
+                KeyedEntry::Vacant(vacant) => {
+                    vacant.insert(value);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a snapshot could not be read back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateRestoreError {
+    /// The bytes of a key group do not decode as this state's entries.
+    #[error("the state of key group {0} cannot be read: {1}")]
+    Corrupt(usize, String),
+    /// A key of the snapshot belongs to a key group this subtask does not own.
+    #[error(transparent)]
+    ForeignKeyGroup(#[from] ForeignKeyGroup),
+}
+
 /// A key's place in a [`KeyGroupedMap`].
 pub enum KeyedEntry<'a, K, V> {
     /// The key has a value.
@@ -193,5 +243,38 @@ mod tests {
             })
             .unwrap();
         assert!(map.entry(key_hash(&foreign), foreign).is_err());
+    }
+
+    #[test]
+    fn a_snapshot_is_restored_key_group_by_key_group_into_other_subtasks() {
+        let mut whole = KeyGroupedMap::new(KeyGroupRange { start: 0, end: 128 }, 128);
+        for n in 0..200u64 {
+            match whole.entry(key_hash(&n), n).unwrap() {
+                KeyedEntry::Occupied(_) => unreachable!(),
+                KeyedEntry::Vacant(vacant) => {
+                    vacant.insert(format!("v{n}"));
+                }
+            }
+        }
+        let snapshot = whole.snapshot().unwrap();
+        // Restored at parallelism 3: each subtask takes the key groups it owns.
+        let mut restored = 0;
+        for subtask in 0..3 {
+            let range = KeyGroupRange::for_subtask(128, 3, subtask);
+            let mut part = KeyGroupedMap::<u64, String>::new(range, 128);
+            for (&group, bytes) in snapshot.range(range.start..range.end) {
+                part.restore(group, bytes).unwrap();
+            }
+            for n in 0..200u64 {
+                if range.contains(key_group_for_hash(key_hash(&n), 128)) {
+                    assert_eq!(part.get(key_hash(&n), &n), Some(&format!("v{n}")));
+                }
+            }
+            restored += part.len();
+        }
+        assert_eq!(restored, 200);
+        let mut part = KeyGroupedMap::<u64, String>::new(KeyGroupRange { start: 0, end: 128 }, 128);
+        let (&group, _) = snapshot.iter().next().unwrap();
+        assert!(part.restore(group, b"not postcard").is_err());
     }
 }

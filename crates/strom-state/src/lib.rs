@@ -10,7 +10,7 @@ pub mod keyed_map;
 pub mod keyed_state;
 pub mod timers;
 
-pub use keyed_map::{ForeignKeyGroup, KeyGroupedMap, KeyedEntry, VacantEntry};
+pub use keyed_map::{ForeignKeyGroup, KeyGroupedMap, KeyedEntry, StateRestoreError, VacantEntry};
 pub use keyed_state::{
     KeyedStateBackend, ListState, ListStateDescriptor, MapState, MapStateDescriptor, ReducingState,
     ReducingStateDescriptor, StateError, StateScope, ValueState, ValueStateDescriptor,

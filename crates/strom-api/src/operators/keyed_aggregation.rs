@@ -7,7 +7,8 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use strom_core::{BoxError, StreamRecord};
+use strom_core::{BoxError, CheckpointId, StreamData, StreamRecord};
+use strom_runtime::checkpoint::{OperatorStateSnapshot, RestoredOperatorState};
 use strom_runtime::exchange::KeyedRecord;
 use strom_runtime::operator::{ExecutionMode, OneInputOperator, OperatorContext, Output};
 use strom_state::{KeyGroupedMap, KeyedEntry};
@@ -121,9 +122,26 @@ impl<K: std::hash::Hash + Eq, T> KeyedAggregationOperator<K, T> {
 
 impl<K, T> OneInputOperator<KeyedRecord<K, T>, T> for KeyedAggregationOperator<K, T>
 where
-    K: std::hash::Hash + Eq + Send,
-    T: Clone + Send + 'static,
+    K: StreamData + std::hash::Hash + Eq,
+    T: StreamData,
 {
+    fn snapshot_state(
+        &mut self,
+        _checkpoint: CheckpointId,
+    ) -> Result<OperatorStateSnapshot, BoxError> {
+        Ok(OperatorStateSnapshot {
+            keyed: self.state.snapshot()?,
+            operator: Vec::new(),
+        })
+    }
+
+    fn initialize_state(&mut self, state: &RestoredOperatorState) -> Result<(), BoxError> {
+        for (&key_group, bytes) in &state.keyed {
+            self.state.restore(key_group, bytes)?;
+        }
+        Ok(())
+    }
+
     fn process_batch(
         &mut self,
         batch: Vec<StreamRecord<KeyedRecord<K, T>>>,
