@@ -104,7 +104,7 @@ fn co_map_and_co_flat_map_see_both_inputs_with_their_own_types() {
 #[derive(Clone)]
 struct MatchPayments;
 
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 struct Pending {
     order: Option<Event>,
     payment: Option<Event>,

@@ -48,11 +48,11 @@ pub fn sorted(mut lines: Vec<String>) -> Vec<String> {
 #[derive(Clone)]
 pub struct SameAsEventTime;
 
-impl Trigger<Event, TimeWindow> for SameAsEventTime {
+impl<T> Trigger<T, TimeWindow> for SameAsEventTime {
     type State = ();
     fn on_element(
         &self,
-        element: &Event,
+        element: &T,
         timestamp: Timestamp,
         window: &TimeWindow,
         ctx: &mut TriggerContext<'_, ()>,
@@ -65,7 +65,7 @@ impl Trigger<Event, TimeWindow> for SameAsEventTime {
         window: &TimeWindow,
         ctx: &mut TriggerContext<'_, ()>,
     ) -> TriggerResult {
-        <EventTimeTrigger as Trigger<Event, TimeWindow>>::on_event_time(
+        <EventTimeTrigger as Trigger<T, TimeWindow>>::on_event_time(
             &EventTimeTrigger,
             time,
             window,
@@ -81,6 +81,6 @@ impl Trigger<Event, TimeWindow> for SameAsEventTime {
         TriggerResult::Continue
     }
     fn clear(&self, window: &TimeWindow, ctx: &mut TriggerContext<'_, ()>) {
-        <EventTimeTrigger as Trigger<Event, TimeWindow>>::clear(&EventTimeTrigger, window, ctx)
+        <EventTimeTrigger as Trigger<T, TimeWindow>>::clear(&EventTimeTrigger, window, ctx)
     }
 }

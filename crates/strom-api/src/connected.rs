@@ -14,6 +14,7 @@ use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use strom_core::{BoxError, StreamData, Timestamp};
 use strom_runtime::graph::{operator_factory, NodeBody};
@@ -76,8 +77,8 @@ pub trait CoProcessFunction<IN1, IN2, OUT>: Clone + Send + Sync + 'static {
 /// Processes two keyed inputs with per-key state and timers shared by both (Flink's
 /// `KeyedCoProcessFunction`).
 pub trait KeyedCoProcessFunction<K, IN1, IN2, OUT>: Clone + Send + Sync + 'static {
-    /// What the function keeps per key, for both inputs.
-    type State: Default + Send + 'static;
+    /// What the function keeps per key, for both inputs (written to checkpoints).
+    type State: Default + Send + Serialize + DeserializeOwned + 'static;
 
     /// Called once per subtask before the first record.
     fn open(&mut self, _ctx: &RuntimeContext) -> Result<(), BoxError> {

@@ -12,6 +12,8 @@
 use std::collections::BTreeMap;
 use std::hash::Hash;
 
+use serde::{Deserialize, Serialize};
+
 use strom_core::{BoxError, StreamData, StreamRecord, Timestamp};
 use strom_runtime::operator::SideOutputs;
 
@@ -173,6 +175,11 @@ impl<A: StreamData, B: StreamData, K: StreamData + Hash + Eq> IntervalJoined<A, 
 }
 
 /// The buffered records of one key, by timestamp.
+#[derive(Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "A: Serialize, B: Serialize",
+    deserialize = "A: Deserialize<'de>, B: Deserialize<'de>"
+))]
 pub struct JoinBuffers<A, B> {
     left: BTreeMap<Timestamp, Vec<A>>,
     right: BTreeMap<Timestamp, Vec<B>>,

@@ -9,15 +9,33 @@
 use std::hash::Hash;
 use std::marker::PhantomData;
 
-use strom_core::{BoxError, StreamRecord, Timestamp, Watermark};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use strom_core::key_group::KeyGroupAssigner;
+use strom_core::{BoxError, CheckpointId, StreamData, StreamRecord, Timestamp, Watermark};
+use strom_runtime::checkpoint::{OperatorStateSnapshot, RestoredOperatorState};
 use strom_runtime::exchange::KeyedRecord;
 use strom_runtime::operator::{
     ExecutionMode, OneInputOperator, OperatorContext, Output, SideOutputs,
 };
 use strom_runtime::processing_time::ProcessingTimeService;
-use strom_state::{KeyGroupedMap, KeyedEntry, KeyedStateBackend, StateScope, Timer, TimerQueue};
+use strom_state::{
+    KeyGroupParts, KeyGroupedMap, KeyedEntry, KeyedStateBackend, StateScope, Timer, TimerQueue,
+};
 
 use crate::functions::{Collector, Context, OutputTag, RuntimeContext};
+
+/// The parts of a keyed process operator's state in a checkpoint, per key group.
+const VALUES: &str = "values";
+const NAMED_STATES: &str = "named-states";
+const EVENT_TIMERS: &str = "event-timers";
+const PROCESSING_TIMERS: &str = "processing-timers";
+
+/// The error for a part of a snapshot that an operator does not know: the snapshot is not this
+/// operator's.
+pub(crate) fn unknown_part(part: &str, key_group: usize) -> BoxError {
+    format!("the snapshot of key group {key_group} has an unknown part '{part}'").into()
+}
 
 /// Which clock a timer belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,8 +48,9 @@ pub enum TimeDomain {
 
 /// Processes a keyed stream one record at a time with per-key state and timers.
 pub trait KeyedProcessFunction<K, I, O>: Clone + Send + Sync + 'static {
-    /// What the function keeps per key (`Default` is the state of a key not seen yet).
-    type State: Default + Send + 'static;
+    /// What the function keeps per key (`Default` is the state of a key not seen yet); it is
+    /// written to checkpoints, hence serde.
+    type State: Default + Send + Serialize + DeserializeOwned + 'static;
 
     /// Called once per subtask before the first record.
     fn open(&mut self, _ctx: &RuntimeContext) -> Result<(), BoxError> {
@@ -147,7 +166,7 @@ impl<K: Eq + Clone, S: Default> KeyedContext<'_, K, S> {
     /// key, as Flink's `getRuntimeContext().getState(descriptor)` does.
     pub fn keyed_state(&mut self) -> StateScope<'_, K, ()>
     where
-        K: Hash + Send + 'static,
+        K: StreamData + Hash,
     {
         self.states.scope(self.key, self.hash, &())
     }
@@ -197,13 +216,14 @@ pub(crate) struct KeyedProcessOperator<K, I, O, P: KeyedProcessFunction<K, I, O>
     states: KeyGroupedMap<K, P::State>,
     named_states: KeyedStateBackend<K>,
     timers: KeyedTimers<K>,
+    key_groups: KeyGroupAssigner,
     batch_mode: bool,
     _types: PhantomData<fn(I) -> O>,
 }
 
 impl<K, I, O, P> KeyedProcessOperator<K, I, O, P>
 where
-    K: std::hash::Hash + Eq + Clone + Send + 'static,
+    K: StreamData + std::hash::Hash + Eq,
     O: 'static,
     P: KeyedProcessFunction<K, I, O>,
 {
@@ -218,6 +238,7 @@ where
                 watermark: Timestamp::MIN,
                 time: ctx.processing_time.clone(),
             },
+            key_groups: KeyGroupAssigner::new(ctx.max_parallelism),
             batch_mode: ctx.execution_mode == ExecutionMode::Batch,
             _types: PhantomData,
         }
@@ -293,13 +314,46 @@ where
 
 impl<K, I, O, P> OneInputOperator<KeyedRecord<K, I>, O> for KeyedProcessOperator<K, I, O, P>
 where
-    K: std::hash::Hash + Eq + Clone + Send + 'static,
+    K: StreamData + std::hash::Hash + Eq,
     I: 'static,
     O: 'static,
     P: KeyedProcessFunction<K, I, O>,
 {
     fn open(&mut self, ctx: &OperatorContext) -> Result<(), BoxError> {
         self.function.open(ctx)
+    }
+
+    fn snapshot_state(
+        &mut self,
+        _checkpoint: CheckpointId,
+    ) -> Result<OperatorStateSnapshot, BoxError> {
+        let mut parts = KeyGroupParts::new();
+        parts.add(VALUES, self.states.snapshot()?);
+        parts.add(NAMED_STATES, self.named_states.snapshot()?);
+        parts.add(EVENT_TIMERS, self.timers.event.snapshot(&self.key_groups)?);
+        let processing = self.timers.processing.snapshot(&self.key_groups)?;
+        parts.add(PROCESSING_TIMERS, processing);
+        Ok(OperatorStateSnapshot {
+            keyed: parts.finish()?,
+            operator: Vec::new(),
+        })
+    }
+
+    fn initialize_state(&mut self, state: &RestoredOperatorState) -> Result<(), BoxError> {
+        KeyGroupParts::restore_each(&state.keyed, |group, part, bytes| {
+            match part {
+                VALUES => self.states.restore(group, bytes)?,
+                NAMED_STATES => self.named_states.restore(group, bytes)?,
+                EVENT_TIMERS => self.timers.event.restore(bytes)?,
+                PROCESSING_TIMERS => self.timers.processing.restore(bytes)?,
+                other => return Err(unknown_part(other, group)),
+            }
+            Ok(())
+        })?;
+        if let Some(next) = self.timers.processing.next_timestamp() {
+            self.timers.time.request_wakeup(next);
+        }
+        Ok(())
     }
 
     fn process_batch(

@@ -9,13 +9,17 @@
 //! never a copy of the table.
 
 use std::any::{type_name, Any, TypeId};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
 use strom_core::key_group::KeyGroupRange;
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::key_group_parts::KeyGroupParts;
 use crate::keyed_map::{ForeignKeyGroup, KeyGroupedMap};
 
 /// Why a state could not be used.
@@ -35,6 +39,14 @@ pub enum StateError {
     /// could not follow it into the window it merges into.
     #[error("per-window state is not allowed with merging windows (use global_state)")]
     PerWindowStateWithMergingWindows,
+    /// A restored state cannot be read back as the type it is asked for.
+    #[error("state '{name}' cannot be restored: {message}")]
+    Restore {
+        /// The state's name.
+        name: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The current key belongs to a key group this subtask does not own.
     #[error(transparent)]
     ForeignKeyGroup(#[from] ForeignKeyGroup),
@@ -105,6 +117,26 @@ struct StateTable<K, N, V> {
     values: KeyGroupedMap<K, Vec<(N, V)>>,
 }
 
+/// A state table with its types erased: what the backend needs to find it again and write it.
+trait ErasedTable: Send {
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+    fn snapshot(&self) -> Result<BTreeMap<usize, Vec<u8>>, postcard::Error>;
+}
+
+impl<K, N, V> ErasedTable for StateTable<K, N, V>
+where
+    K: Hash + Eq + Send + Serialize + DeserializeOwned + 'static,
+    N: Send + Serialize + DeserializeOwned + 'static,
+    V: Send + Serialize + DeserializeOwned + 'static,
+{
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+    fn snapshot(&self) -> Result<BTreeMap<usize, Vec<u8>>, postcard::Error> {
+        self.values.snapshot()
+    }
+}
+
 /// The kind and types of a state, for error messages.
 struct Described<N, V>(PhantomData<fn() -> (N, V)>);
 
@@ -120,7 +152,7 @@ impl<N, V> Described<N, V> {
 
 /// A named state as stored: its table and what it was created as.
 struct NamedState {
-    table: Box<dyn Any + Send>,
+    table: Box<dyn ErasedTable>,
     description: String,
 }
 
@@ -131,36 +163,68 @@ pub struct KeyedStateBackend<K> {
     /// By name and namespace type: a window's state and the key's global state may share a
     /// name and stay apart.
     states: HashMap<(&'static str, TypeId), NamedState>,
+    /// Restored states not asked for since the restore, by snapshot id, per key group: they
+    /// become tables when first used and are written to snapshots as they are meanwhile.
+    pending: HashMap<String, BTreeMap<usize, Vec<u8>>>,
     _key: PhantomData<fn() -> K>,
 }
 
-impl<K: Hash + Eq + Clone + Send + 'static> KeyedStateBackend<K> {
+/// How a state is named in a snapshot: its name and what it is (kind and types).
+fn snapshot_id(name: &str, description: &str) -> String {
+    format!("{name}: {description}")
+}
+
+impl<K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> KeyedStateBackend<K> {
     /// Empty state for the key groups in `range` out of `max_parallelism`.
     pub fn new(range: KeyGroupRange, max_parallelism: usize) -> Self {
         KeyedStateBackend {
             range,
             max_parallelism,
             states: HashMap::new(),
+            pending: HashMap::new(),
             _key: PhantomData,
         }
     }
 
-    /// The table of state `name`, created on first use as `kind` with values `V`.
-    fn table<N: Send + 'static, V: Send + 'static>(
+    /// The table of state `name`, created on first use as `kind` with values `V` (from what a
+    /// restore left for it, if anything).
+    fn table<N, V>(
         &mut self,
         name: &'static str,
         kind: &str,
-    ) -> Result<&mut StateTable<K, N, V>, StateError> {
+    ) -> Result<&mut StateTable<K, N, V>, StateError>
+    where
+        N: Send + Serialize + DeserializeOwned + 'static,
+        V: Send + Serialize + DeserializeOwned + 'static,
+    {
         let (range, max_parallelism) = (self.range, self.max_parallelism);
         let id = (name, TypeId::of::<N>());
-        let state = self.states.entry(id).or_insert_with(|| NamedState {
-            table: Box::new(StateTable::<K, N, V> {
+        if !self.states.contains_key(&id) {
+            let description = Described::<N, V>::describe(kind);
+            let mut table = StateTable::<K, N, V> {
                 values: KeyGroupedMap::new(range, max_parallelism),
-            }),
-            description: Described::<N, V>::describe(kind),
-        });
+            };
+            if let Some(groups) = self.pending.remove(&snapshot_id(name, &description)) {
+                for (group, bytes) in groups {
+                    table
+                        .values
+                        .restore(group, &bytes)
+                        .map_err(|error| StateError::Restore {
+                            name: name.to_string(),
+                            message: error.to_string(),
+                        })?;
+                }
+            }
+            let table: Box<dyn ErasedTable> = Box::new(table);
+            self.states.insert(id, NamedState { table, description });
+        }
+        let state = self.states.get_mut(&id).expect("inserted above");
         let description = &state.description;
-        match state.table.downcast_mut::<StateTable<K, N, V>>() {
+        match state
+            .table
+            .as_any_mut()
+            .downcast_mut::<StateTable<K, N, V>>()
+        {
             Some(table) if description.starts_with(kind) => Ok(table),
             _ => Err(StateError::TypeMismatch {
                 name: name.to_string(),
@@ -168,6 +232,34 @@ impl<K: Hash + Eq + Clone + Send + 'static> KeyedStateBackend<K> {
                 requested: Described::<N, V>::describe(kind),
             }),
         }
+    }
+
+    /// Every state, key group by key group (states restored but not used since are written
+    /// as they were restored).
+    pub fn snapshot(&self) -> Result<BTreeMap<usize, Vec<u8>>, postcard::Error> {
+        // In the order of their ids, so the same state always writes the same bytes.
+        let mut all: BTreeMap<String, BTreeMap<usize, Vec<u8>>> =
+            self.pending.clone().into_iter().collect();
+        for ((name, _), state) in &self.states {
+            all.insert(
+                snapshot_id(name, &state.description),
+                state.table.snapshot()?,
+            );
+        }
+        let mut parts = KeyGroupParts::new();
+        for (id, groups) in all {
+            parts.add(&id, groups);
+        }
+        parts.finish()
+    }
+
+    /// Takes back what a [`snapshot`](Self::snapshot) wrote for `key_group`; each state
+    /// becomes usable again when a descriptor asks for it.
+    pub fn restore(&mut self, key_group: usize, bytes: &[u8]) -> Result<(), postcard::Error> {
+        for (id, state) in KeyGroupParts::read(bytes)? {
+            self.pending.entry(id).or_default().insert(key_group, state);
+        }
+        Ok(())
     }
 
     /// The states of `key` (whose stable hash is `hash`) in `namespace`.
@@ -196,10 +288,10 @@ pub struct StateScope<'a, K, N> {
 
 impl<'a, K, N> StateScope<'a, K, N>
 where
-    K: Hash + Eq + Clone + Send + 'static,
-    N: Eq + Clone + Send + 'static,
+    K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static,
+    N: Eq + Clone + Send + Serialize + DeserializeOwned + 'static,
 {
-    fn slot<V: Send + 'static>(
+    fn slot<V: Send + Serialize + DeserializeOwned + 'static>(
         self,
         name: &'static str,
         kind: &str,
@@ -214,7 +306,7 @@ where
     }
 
     /// The value state `descriptor` names.
-    pub fn get_state<T: Send + 'static>(
+    pub fn get_state<T: Send + Serialize + DeserializeOwned + 'static>(
         self,
         descriptor: &ValueStateDescriptor<T>,
     ) -> Result<ValueState<'a, K, N, T>, StateError> {
@@ -224,7 +316,7 @@ where
     }
 
     /// The list state `descriptor` names.
-    pub fn get_list_state<T: Send + 'static>(
+    pub fn get_list_state<T: Send + Serialize + DeserializeOwned + 'static>(
         self,
         descriptor: &ListStateDescriptor<T>,
     ) -> Result<ListState<'a, K, N, T>, StateError> {
@@ -239,8 +331,8 @@ where
         descriptor: &MapStateDescriptor<UK, UV>,
     ) -> Result<MapState<'a, K, N, UK, UV>, StateError>
     where
-        UK: Hash + Eq + Send + 'static,
-        UV: Send + 'static,
+        UK: Hash + Eq + Send + Serialize + DeserializeOwned + 'static,
+        UV: Send + Serialize + DeserializeOwned + 'static,
     {
         Ok(MapState {
             slot: self.slot(descriptor.name, "MapState")?,
@@ -248,7 +340,7 @@ where
     }
 
     /// The reducing state `descriptor` names.
-    pub fn get_reducing_state<T: Send + 'static>(
+    pub fn get_reducing_state<T: Send + Serialize + DeserializeOwned + 'static>(
         self,
         descriptor: &ReducingStateDescriptor<T>,
     ) -> Result<ReducingState<'a, K, N, T>, StateError> {
@@ -479,8 +571,8 @@ mod tests {
     use strom_core::key_group::key_hash;
 
     const COUNT: ValueStateDescriptor<u64> = ValueStateDescriptor::new("count");
-    const SEEN: ListStateDescriptor<&'static str> = ListStateDescriptor::new("seen");
-    const LAST_BY_KIND: MapStateDescriptor<&'static str, i64> = MapStateDescriptor::new("last");
+    const SEEN: ListStateDescriptor<String> = ListStateDescriptor::new("seen");
+    const LAST_BY_KIND: MapStateDescriptor<String, i64> = MapStateDescriptor::new("last");
 
     fn backend() -> KeyedStateBackend<String> {
         KeyedStateBackend::new(KeyGroupRange { start: 0, end: 128 }, 128)
@@ -541,10 +633,10 @@ mod tests {
         let hash = key_hash(&key);
         let mut seen = states.scope(&key, hash, &()).get_list_state(&SEEN).unwrap();
         assert!(seen.get().is_empty());
-        seen.add("x").unwrap();
-        seen.add_all(["y", "z"]).unwrap();
+        seen.add("x".into()).unwrap();
+        seen.add_all(["y".into(), "z".into()]).unwrap();
         assert_eq!(seen.get(), ["x", "y", "z"]);
-        seen.update(vec!["only"]).unwrap();
+        seen.update(vec!["only".into()]).unwrap();
         assert_eq!(seen.get(), ["only"]);
 
         let mut last = states
@@ -552,16 +644,16 @@ mod tests {
             .get_map_state(&LAST_BY_KIND)
             .unwrap();
         assert!(last.is_empty());
-        last.put("click", 5).unwrap();
-        last.put("view", 9).unwrap();
-        last.put("click", 6).unwrap();
-        assert_eq!(last.get(&"click"), Some(&6));
-        assert!(last.contains(&"view"));
-        let mut entries: Vec<_> = last.entries().map(|(k, v)| (*k, *v)).collect();
+        last.put("click".into(), 5).unwrap();
+        last.put("view".into(), 9).unwrap();
+        last.put("click".into(), 6).unwrap();
+        assert_eq!(last.get(&"click".to_string()), Some(&6));
+        assert!(last.contains(&"view".to_string()));
+        let mut entries: Vec<_> = last.entries().map(|(k, v)| (k.as_str(), *v)).collect();
         entries.sort();
         assert_eq!(entries, [("click", 6), ("view", 9)]);
-        assert_eq!(last.remove(&"view"), Some(9));
-        assert_eq!(last.remove(&"click"), Some(6));
+        assert_eq!(last.remove(&"view".to_string()), Some(9));
+        assert_eq!(last.remove(&"click".to_string()), Some(6));
         assert!(last.is_empty());
 
         let max = ReducingStateDescriptor::new("max", |a: i64, b: i64| a.max(b));
@@ -598,5 +690,58 @@ mod tests {
         );
         let as_string = ValueStateDescriptor::<String>::new("count");
         assert!(states.scope(&key, hash, &()).get_state(&as_string).is_err());
+    }
+
+    #[test]
+    fn named_states_come_back_from_a_snapshot_when_asked_for() {
+        let mut states = backend();
+        let (a, b) = ("a".to_string(), "b".to_string());
+        states
+            .scope(&a, key_hash(&a), &())
+            .get_state(&COUNT)
+            .unwrap()
+            .update(3)
+            .unwrap();
+        states
+            .scope(&b, key_hash(&b), &5u8)
+            .get_state(&COUNT)
+            .unwrap()
+            .update(50)
+            .unwrap();
+        let mut list = states
+            .scope(&b, key_hash(&b), &())
+            .get_list_state(&SEEN)
+            .unwrap();
+        list.add("x".into()).unwrap();
+        let snapshot = states.snapshot().unwrap();
+
+        let mut restored = backend();
+        for (&group, bytes) in &snapshot {
+            restored.restore(group, bytes).unwrap();
+        }
+        // A state not asked for yet is written again as it was restored.
+        assert_eq!(restored.snapshot().unwrap(), snapshot);
+        let count = |states: &mut KeyedStateBackend<String>, key: &String| {
+            states
+                .scope(key, key_hash(key), &())
+                .get_state(&COUNT)
+                .unwrap()
+                .value()
+                .copied()
+        };
+        assert_eq!(count(&mut restored, &a), Some(3));
+        assert_eq!(count(&mut restored, &b), None);
+        let in_namespace = restored
+            .scope(&b, key_hash(&b), &5u8)
+            .get_state(&COUNT)
+            .unwrap()
+            .value()
+            .copied();
+        assert_eq!(in_namespace, Some(50));
+        let seen = restored
+            .scope(&b, key_hash(&b), &())
+            .get_list_state(&SEEN)
+            .unwrap();
+        assert_eq!(seen.get(), ["x"]);
     }
 }

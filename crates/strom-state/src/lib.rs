@@ -6,10 +6,12 @@
 //! runtime and the API use it.
 #![deny(clippy::clone_on_ref_ptr)]
 
+pub mod key_group_parts;
 pub mod keyed_map;
 pub mod keyed_state;
 pub mod timers;
 
+pub use key_group_parts::KeyGroupParts;
 pub use keyed_map::{ForeignKeyGroup, KeyGroupedMap, KeyedEntry, StateRestoreError, VacantEntry};
 pub use keyed_state::{
     KeyedStateBackend, ListState, ListStateDescriptor, MapState, MapStateDescriptor, ReducingState,

@@ -12,21 +12,24 @@
 //! every other combination of assigner and trigger.
 
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::marker::PhantomData;
 
 use hashbrown::HashTable;
-use strom_core::key_group::{KeyGroupAssigner, KeyGroupRange};
-use strom_core::{BoxError, StreamRecord, Timestamp, Watermark};
+use strom_core::key_group::{key_hash, KeyGroupAssigner, KeyGroupRange};
+use strom_core::{BoxError, CheckpointId, StreamData, StreamRecord, Timestamp, Watermark};
+use strom_runtime::checkpoint::{OperatorStateSnapshot, RestoredOperatorState};
 use strom_runtime::exchange::KeyedRecord;
 use strom_runtime::operator::{OneInputOperator, OperatorContext, Output, SideOutputs};
 use strom_runtime::processing_time::ProcessingTimeService;
-use strom_state::{ForeignKeyGroup, KeyedStateBackend};
+use strom_state::{ForeignKeyGroup, KeyGroupParts, KeyedStateBackend};
 
 use super::assigners::WindowAssigner;
 use super::contents::{WindowContents, WindowFunction};
 use super::functions::WindowContext;
-use super::operator::MISSING_TIMESTAMP;
+use super::operator::{MISSING_TIMESTAMP, NAMED_STATES, WINDOWS};
 use super::window::Window;
+use crate::keyed_process::unknown_part;
 
 /// The contents of one open window for every key that has records in it.
 struct WindowTable<K, W, Acc> {
@@ -80,6 +83,12 @@ impl<K: Eq, W, Acc> WindowTable<K, W, Acc> {
     }
 }
 
+/// A window in a snapshot: the window, whether it fired, and its keys' contents.
+type SnapshotWindow<'a, K, W, Acc> = (&'a W, bool, Vec<(&'a K, &'a Acc)>);
+type RestoredWindow<K, W, Acc> = (W, bool, Vec<(K, Acc)>);
+/// The windows of a snapshot by key group.
+type SnapshotGroups<'a, K, W, Acc> = BTreeMap<usize, Vec<SnapshotWindow<'a, K, W, Acc>>>;
+
 /// The open windows by end (a list per end: a custom assigner may end two windows at once).
 type OpenTables<K, W, Acc> = BTreeMap<Timestamp, Vec<WindowTable<K, W, Acc>>>;
 
@@ -104,7 +113,7 @@ where
 
 impl<K, T, A, C, F, OUT> AlignedWindowOperator<K, T, A, C, F, OUT>
 where
-    K: std::hash::Hash + Eq + Clone + Send + 'static,
+    K: StreamData + std::hash::Hash + Eq,
     T: Clone + Send + 'static,
     A: WindowAssigner<T>,
     C: WindowContents<T, A::W>,
@@ -229,6 +238,33 @@ where
                 now,
             };
             evaluator.fire(at, acc, out)?;
+        }
+        Ok(())
+    }
+
+    /// Puts back the windows of one key group from a snapshot.
+    fn restore_windows(&mut self, bytes: &[u8]) -> Result<(), BoxError> {
+        let windows: Vec<RestoredWindow<K, A::W, C::Acc>> = postcard::from_bytes(bytes)?;
+        for (window, fired, entries) in windows {
+            let tables = self.tables.entry(window.max_timestamp()).or_default();
+            let index = match tables.iter().position(|table| table.window == window) {
+                Some(index) => index,
+                None => {
+                    tables.push(WindowTable::new(window, fired));
+                    tables.len() - 1
+                }
+            };
+            let table = &mut tables[index];
+            for (key, acc) in entries {
+                let mut acc = Some(acc);
+                let hash = key_hash(&key);
+                let position = table.position_or_insert(&key, hash, || {
+                    Ok::<_, Infallible>(acc.take().expect("taken once"))
+                })?;
+                if let Some(acc) = acc {
+                    table.entries[position].2 = acc;
+                }
+            }
         }
         Ok(())
     }
@@ -390,13 +426,56 @@ impl<K, C, F> Evaluator<K, C, F> {
 impl<K, T, A, C, F, OUT> OneInputOperator<KeyedRecord<K, T>, OUT>
     for AlignedWindowOperator<K, T, A, C, F, OUT>
 where
-    K: std::hash::Hash + Eq + Clone + Send + 'static,
+    K: StreamData + std::hash::Hash + Eq,
     T: Clone + Send + 'static,
     A: WindowAssigner<T>,
     C: WindowContents<T, A::W>,
     F: WindowFunction<K, A::W, C::Result, OUT>,
     OUT: 'static,
 {
+    fn snapshot_state(
+        &mut self,
+        _checkpoint: CheckpointId,
+    ) -> Result<OperatorStateSnapshot, BoxError> {
+        // Per key group: every window with the contents of that key group's keys.
+        let mut groups: SnapshotGroups<'_, K, A::W, C::Acc> = BTreeMap::new();
+        for table in self.tables.values().flatten() {
+            let mut by_group: BTreeMap<usize, Vec<(&K, &C::Acc)>> = BTreeMap::new();
+            for (key, hash, acc) in &table.entries {
+                let group = self.key_groups.key_group(*hash);
+                by_group.entry(group).or_default().push((key, acc));
+            }
+            for (group, entries) in by_group {
+                groups
+                    .entry(group)
+                    .or_default()
+                    .push((&table.window, table.fired, entries));
+            }
+        }
+        let windows = groups
+            .into_iter()
+            .map(|(group, windows)| Ok((group, postcard::to_stdvec(&windows)?)))
+            .collect::<Result<_, postcard::Error>>()?;
+        let mut parts = KeyGroupParts::new();
+        parts.add(WINDOWS, windows);
+        parts.add(NAMED_STATES, self.evaluator.states.snapshot()?);
+        Ok(OperatorStateSnapshot {
+            keyed: parts.finish()?,
+            operator: Vec::new(),
+        })
+    }
+
+    fn initialize_state(&mut self, state: &RestoredOperatorState) -> Result<(), BoxError> {
+        KeyGroupParts::restore_each(&state.keyed, |group, part, bytes| {
+            match part {
+                WINDOWS => self.restore_windows(bytes)?,
+                NAMED_STATES => self.evaluator.states.restore(group, bytes)?,
+                other => return Err(unknown_part(other, group)),
+            }
+            Ok(())
+        })
+    }
+
     fn process_batch(
         &mut self,
         batch: Vec<StreamRecord<KeyedRecord<K, T>>>,

@@ -8,7 +8,9 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use strom_core::{BoxError, StreamRecord};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use strom_core::{BoxError, StreamData, StreamRecord};
 use strom_runtime::operator::Emitter;
 
 use super::evictors::Evictor;
@@ -19,7 +21,7 @@ use crate::functions::Collector;
 /// The state of one window and how records enter it.
 pub(crate) trait WindowContents<T, W>: Send + Sync + 'static {
     /// What a window holds.
-    type Acc: Send + 'static;
+    type Acc: Send + Serialize + DeserializeOwned + 'static;
     /// What the window function receives when the window fires.
     type Result;
 
@@ -42,7 +44,7 @@ impl<T> Clone for ReduceContents<T> {
     }
 }
 
-impl<T: Clone + Send + 'static, W> WindowContents<T, W> for ReduceContents<T> {
+impl<T: StreamData, W> WindowContents<T, W> for ReduceContents<T> {
     type Acc = Option<T>;
     type Result = T;
 
@@ -100,7 +102,7 @@ impl<T> Clone for ListContents<T> {
     }
 }
 
-impl<T: Clone + Send + 'static, W> WindowContents<T, W> for ListContents<T> {
+impl<T: StreamData, W> WindowContents<T, W> for ListContents<T> {
     type Acc = Vec<T>;
     type Result = T;
 
@@ -127,7 +129,7 @@ pub(crate) struct EvictingContents<C, E> {
 
 impl<T, W, C, E> WindowContents<T, W> for EvictingContents<C, E>
 where
-    T: Clone + Send + 'static,
+    T: StreamData,
     W: Window,
     C: WindowContents<T, W>,
     E: Evictor<T, W>,

@@ -2,8 +2,10 @@
 //! [`ProcessWindowFunction`] that sees a whole window with its context.
 
 use std::hash::Hash;
-use strom_core::{BoxError, StreamData, StreamRecord, Timestamp};
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use strom_core::{BoxError, StreamData, StreamRecord, Timestamp};
 use strom_runtime::operator::SideOutputs;
 use strom_state::{KeyedStateBackend, StateError, StateScope};
 
@@ -15,7 +17,8 @@ use crate::functions::{Collector, OutputTag};
 /// when the window fires.
 pub trait AggregateFunction<IN>: Clone + Send + Sync + 'static {
     /// The running state of one window.
-    type Acc: Clone + Send + 'static;
+    /// (Written to checkpoints, hence serde.)
+    type Acc: Clone + Send + Serialize + DeserializeOwned + 'static;
     /// The result.
     type Out: StreamData;
 
@@ -42,7 +45,7 @@ pub struct WindowContext<'a, K, W> {
     pub(crate) merging: bool,
 }
 
-impl<K: Hash + Eq + Clone + Send + 'static, W: Window> WindowContext<'_, K, W> {
+impl<K: StreamData + Hash + Eq, W: Window> WindowContext<'_, K, W> {
     /// The key's states scoped to this window (Flink's `windowState()`): gone with the window
     /// only when `clear` clears them. Merging windows (sessions) have none, as in Flink.
     pub fn window_state(&mut self) -> Result<StateScope<'_, K, W>, StateError> {

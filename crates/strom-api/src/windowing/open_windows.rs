@@ -10,6 +10,8 @@
 
 use std::collections::VecDeque;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 use strom_core::Timestamp;
 
 /// The open windows of one key: indices `0..` in order of their end (the caller's order: it
@@ -182,6 +184,24 @@ impl<S> OpenWindows<S> {
     }
 }
 
+/// Written to checkpoints as the list of windows, in order.
+impl<S: Serialize> Serialize for OpenWindows<S> {
+    fn serialize<Z: Serializer>(&self, serializer: Z) -> Result<Z::Ok, Z::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl<'de, S: Deserialize<'de>> Deserialize<'de> for OpenWindows<S> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let slots = Vec::<S>::deserialize(deserializer)?;
+        let mut windows = OpenWindows::new();
+        for slot in slots {
+            windows.push(slot);
+        }
+        Ok(windows)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,5 +290,16 @@ mod tests {
             assert_eq!(windows.len(), model.len());
             assert_eq!(windows.is_empty(), model.is_empty());
         }
+    }
+
+    #[test]
+    fn a_checkpoint_keeps_the_order() {
+        let mut windows = OpenWindows::new();
+        for slot in [(10, 1), (20, 2), (30, 3)] {
+            windows.push(slot);
+        }
+        let bytes = postcard::to_stdvec(&windows).unwrap();
+        let back: OpenWindows<Slot> = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(contents(&back), contents(&windows));
     }
 }

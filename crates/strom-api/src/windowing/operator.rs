@@ -10,11 +10,15 @@
 
 use std::marker::PhantomData;
 
-use strom_core::{BoxError, StreamRecord, Timestamp, Watermark};
+use serde::{Deserialize, Serialize};
+
+use strom_core::key_group::KeyGroupAssigner;
+use strom_core::{BoxError, CheckpointId, StreamData, StreamRecord, Timestamp, Watermark};
+use strom_runtime::checkpoint::{OperatorStateSnapshot, RestoredOperatorState};
 use strom_runtime::exchange::KeyedRecord;
 use strom_runtime::operator::{ExecutionMode, OneInputOperator, OperatorContext, Output};
 use strom_runtime::processing_time::ProcessingTimeService;
-use strom_state::{KeyGroupedMap, KeyedStateBackend, Timer, TimerQueue};
+use strom_state::{KeyGroupParts, KeyGroupedMap, KeyedStateBackend, Timer, TimerQueue};
 
 use super::assigners::WindowAssigner;
 use super::contents::{WindowContents, WindowFunction};
@@ -22,6 +26,13 @@ use super::functions::WindowContext;
 use super::open_windows::OpenWindows;
 use super::triggers::{TimerAction, Trigger, TriggerContext, TriggerResult};
 use super::window::Window;
+use crate::keyed_process::unknown_part;
+
+/// The parts of a window operator's state in a checkpoint, per key group.
+pub(super) const WINDOWS: &str = "windows";
+pub(super) const NAMED_STATES: &str = "named-states";
+const EVENT_TIMERS: &str = "event-timers";
+const PROCESSING_TIMERS: &str = "processing-timers";
 
 /// The error for a record without a timestamp in an event-time window.
 pub(super) const MISSING_TIMESTAMP: &str = "a record has no timestamp: event-time windows need \
@@ -36,6 +47,7 @@ pub(crate) struct WindowSettings<A, TR> {
 }
 
 /// One open window of one key.
+#[derive(Serialize, Deserialize)]
 struct WindowSlot<W, Acc, S> {
     window: W,
     /// `None` after a purge, until the next record.
@@ -116,6 +128,7 @@ where
     windows: WindowState<K, A::W, C::Acc, TR::State>,
     logic: WindowLogic<K, T, A, TR, C, F, OUT>,
     assigned: Vec<A::W>,
+    key_groups: KeyGroupAssigner,
 }
 
 /// Everything but the window state, so one key's windows can be borrowed beside it.
@@ -132,7 +145,7 @@ struct WindowLogic<K, T, A: WindowAssigner<T>, TR, C, F, OUT> {
 
 impl<K, T, A, TR, C, F, OUT> WindowOperator<K, T, A, TR, C, F, OUT>
 where
-    K: std::hash::Hash + Eq + Clone + Send + 'static,
+    K: StreamData + std::hash::Hash + Eq,
     T: Clone + Send + 'static,
     A: WindowAssigner<T>,
     TR: Trigger<T, A::W>,
@@ -163,13 +176,14 @@ where
                 _types: PhantomData,
             },
             assigned: Vec::new(),
+            key_groups: KeyGroupAssigner::new(ctx.max_parallelism),
         }
     }
 }
 
 impl<K, T, A, TR, C, F, OUT> WindowLogic<K, T, A, TR, C, F, OUT>
 where
-    K: std::hash::Hash + Eq + Clone + Send + 'static,
+    K: StreamData + std::hash::Hash + Eq,
     T: Clone + Send + 'static,
     A: WindowAssigner<T>,
     TR: Trigger<T, A::W>,
@@ -488,7 +502,7 @@ where
 
 impl<K, T, A, TR, C, F, OUT> WindowOperator<K, T, A, TR, C, F, OUT>
 where
-    K: std::hash::Hash + Eq + Clone + Send + 'static,
+    K: StreamData + std::hash::Hash + Eq,
     T: Clone + Send + 'static,
     A: WindowAssigner<T>,
     TR: Trigger<T, A::W>,
@@ -609,7 +623,7 @@ where
 impl<K, T, A, TR, C, F, OUT> OneInputOperator<KeyedRecord<K, T>, OUT>
     for WindowOperator<K, T, A, TR, C, F, OUT>
 where
-    K: std::hash::Hash + Eq + Clone + Send + 'static,
+    K: StreamData + std::hash::Hash + Eq,
     T: Clone + Send + 'static,
     A: WindowAssigner<T>,
     TR: Trigger<T, A::W>,
@@ -617,6 +631,44 @@ where
     F: WindowFunction<K, A::W, C::Result, OUT>,
     OUT: 'static,
 {
+    fn snapshot_state(
+        &mut self,
+        _checkpoint: CheckpointId,
+    ) -> Result<OperatorStateSnapshot, BoxError> {
+        let timers = &self.logic.timers;
+        let mut parts = KeyGroupParts::new();
+        parts.add(WINDOWS, self.windows.snapshot()?);
+        parts.add(NAMED_STATES, self.logic.states.snapshot()?);
+        parts.add(EVENT_TIMERS, timers.event.snapshot(&self.key_groups)?);
+        parts.add(
+            PROCESSING_TIMERS,
+            timers.processing.snapshot(&self.key_groups)?,
+        );
+        Ok(OperatorStateSnapshot {
+            keyed: parts.finish()?,
+            operator: Vec::new(),
+        })
+    }
+
+    fn initialize_state(&mut self, state: &RestoredOperatorState) -> Result<(), BoxError> {
+        let logic = &mut self.logic;
+        let windows = &mut self.windows;
+        KeyGroupParts::restore_each(&state.keyed, |group, part, bytes| {
+            match part {
+                WINDOWS => windows.restore(group, bytes)?,
+                NAMED_STATES => logic.states.restore(group, bytes)?,
+                EVENT_TIMERS => logic.timers.event.restore(bytes)?,
+                PROCESSING_TIMERS => logic.timers.processing.restore(bytes)?,
+                other => return Err(unknown_part(other, group)),
+            }
+            Ok(())
+        })?;
+        if let Some(next) = logic.timers.processing.next_timestamp() {
+            logic.timers.time.request_wakeup(next);
+        }
+        Ok(())
+    }
+
     fn process_batch(
         &mut self,
         batch: Vec<StreamRecord<KeyedRecord<K, T>>>,

@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use strom_core::Timestamp;
 
 use super::window::Window;
@@ -93,7 +95,8 @@ impl<S> TriggerContext<'_, S> {
 /// Decides when a window fires (Flink's `Trigger`).
 pub trait Trigger<T, W: Window>: Clone + Send + Sync + 'static {
     /// What the trigger remembers per key and window.
-    type State: Default + Clone + Send + 'static;
+    /// (Written to checkpoints with the window, hence serde.)
+    type State: Default + Clone + Send + Serialize + DeserializeOwned + 'static;
 
     /// A record was added to `window`.
     fn on_element(

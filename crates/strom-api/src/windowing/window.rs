@@ -3,11 +3,15 @@
 use std::fmt;
 use std::hash::Hash;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use strom_core::Timestamp;
 
 /// A group of records that is evaluated together (Flink's `Window`).
-pub trait Window: Clone + fmt::Debug + Eq + Hash + Send + Sync + 'static {
+/// Windows are written to checkpoints with the state they own, hence serde.
+pub trait Window:
+    Clone + fmt::Debug + Eq + Hash + Send + Sync + Serialize + DeserializeOwned + 'static
+{
     /// The largest timestamp that still belongs to the window; results carry it.
     fn max_timestamp(&self) -> Timestamp;
 
