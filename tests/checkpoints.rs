@@ -290,3 +290,152 @@ fn named_state_and_timers_are_restored_so_every_record_counts_once() {
     counts.sort();
     assert_eq!(counts, [(0, 667), (1, 667), (2, 666)]);
 }
+
+/// Sums of `0..400` by `n % 4`, with uids so another job finds the state; the source map fails
+/// at record 300 when `fail` is set.
+fn uid_sums(env: &StreamExecutionEnvironment, fail: bool) -> CollectedRecords<(u64, u64)> {
+    env.set_buffer_timeout(Duration::ZERO);
+    env.from_sequence(0, 399)
+        .uid("numbers")
+        .map(move |n: i64| {
+            std::thread::sleep(Duration::from_millis(1));
+            if fail && n == 300 {
+                panic!("failure at record 300");
+            }
+            (n as u64 % 4, n as u64)
+        })
+        .uid("pairs")
+        .key_by(|pair| pair.0)
+        .sum(1)
+        .uid("sums")
+        .collect_async()
+}
+
+fn storage_config(dir: &std::path::Path, retention: &str) -> Configuration {
+    let mut config = Configuration::new();
+    for (key, value) in [
+        ("execution.checkpointing.interval", "20 ms"),
+        ("state.checkpoints.dir", dir.to_str().unwrap()),
+        (
+            "execution.checkpointing.externalized-checkpoint-retention",
+            retention,
+        ),
+        ("restart-strategy.type", "none"),
+    ] {
+        config.set_string(key, value).unwrap();
+    }
+    config
+}
+
+/// The directory of the only job that wrote checkpoints under `dir`.
+fn job_directory(dir: &std::path::Path) -> std::path::PathBuf {
+    let jobs: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    jobs.into_iter().next().unwrap()
+}
+
+#[test]
+fn a_retained_checkpoint_resumes_a_new_job_at_another_parallelism() {
+    let dir = common::temp_dir("retained-checkpoints");
+    let failing = StreamExecutionEnvironment::get_execution_environment_with_config(
+        storage_config(&dir, "RETAIN_ON_CANCELLATION"),
+    );
+    failing.set_parallelism(2);
+    let _ = uid_sums(&failing, true);
+    let error = failing.execute("failing").unwrap_err().to_string();
+    assert!(error.contains("failure at record 300"), "{error}");
+    let job_dir = job_directory(&dir);
+
+    let mut config = Configuration::new();
+    config
+        .set_string("execution.state-recovery.path", job_dir.to_str().unwrap())
+        .unwrap();
+    let resumed = StreamExecutionEnvironment::get_execution_environment_with_config(config);
+    resumed.set_parallelism(3);
+    let sums = uid_sums(&resumed, false);
+    resumed.execute("resumed").unwrap();
+    // Only records after the checkpoint were read again, and the sums go on from the restored
+    // state: the final sums are those of one uninterrupted run.
+    let updates = sums.take();
+    assert!(updates.len() < 400, "the resumed job read only the rest");
+    assert_eq!(final_sums(updates), EXPECTED);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn state_of_an_operator_the_job_no_longer_has_is_refused_unless_allowed() {
+    let dir = common::temp_dir("unclaimed-state");
+    let first = StreamExecutionEnvironment::get_execution_environment_with_config(storage_config(
+        &dir,
+        "RETAIN_ON_CANCELLATION",
+    ));
+    first.set_parallelism(2);
+    let _ = uid_sums(&first, true);
+    assert!(first.execute("first").is_err());
+    let job_dir = job_directory(&dir);
+
+    let run = |ignore: bool| {
+        let mut config = Configuration::new();
+        config
+            .set_string("execution.state-recovery.path", job_dir.to_str().unwrap())
+            .unwrap();
+        if ignore {
+            config
+                .set_string("execution.state-recovery.ignore-unclaimed-state", "true")
+                .unwrap();
+        }
+        let env = StreamExecutionEnvironment::get_execution_environment_with_config(config);
+        env.from_collection(vec![1u64])
+            .key_by(|n| *n)
+            .sum(0)
+            .uid("totals")
+            .sink_to(DiscardingSink::new());
+        env.execute("changed")
+    };
+    let error = run(false).unwrap_err().to_string();
+    assert!(
+        error.contains("that this job does not have") && error.contains("'Keyed Aggregation'"),
+        "{error}"
+    );
+    run(true).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn checkpoints_are_removed_when_a_job_ends_unless_retained() {
+    let dir = common::temp_dir("removed-checkpoints");
+    let env = StreamExecutionEnvironment::get_execution_environment_with_config(storage_config(
+        &dir,
+        "NO_EXTERNALIZED_CHECKPOINTS",
+    ));
+    env.set_parallelism(2);
+    let _ = uid_sums(&env, false);
+    let result = env.execute("tidy").unwrap();
+    assert!(result.get_completed_checkpoints() >= 1);
+    assert!(!dir.join(result.get_job_id()).exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_damaged_checkpoint_is_named_when_a_job_starts_from_it() {
+    let dir = common::temp_dir("damaged-checkpoint");
+    std::fs::create_dir_all(dir.join("chk-1")).unwrap();
+    std::fs::write(dir.join("chk-1").join("_metadata"), b"STROMCHK garbage").unwrap();
+    let mut config = Configuration::new();
+    config
+        .set_string("execution.state-recovery.path", dir.to_str().unwrap())
+        .unwrap();
+    let env = StreamExecutionEnvironment::get_execution_environment_with_config(config);
+    env.from_collection(vec![1u64])
+        .sink_to(DiscardingSink::new());
+    let error = env.execute("from garbage").unwrap_err().to_string();
+    assert!(
+        error.contains("holds no readable checkpoint")
+            && error.contains("chk-1/_metadata is not a Strom checkpoint"),
+        "{error}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

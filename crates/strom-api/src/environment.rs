@@ -20,6 +20,7 @@ use strom_core::config::{
 };
 use strom_core::{CheckpointingMode, StreamData};
 use strom_runtime::checkpoint_coordinator::CheckpointSettings;
+use strom_runtime::checkpoint_storage::CheckpointStorage;
 use strom_runtime::executor::{self, ExecutionSettings};
 use strom_runtime::graph::{
     ChainingStrategy, EdgeSpec, GraphSettings, JobGraph, NodeBody, NodeKind, NodeSpec, StreamEdge,
@@ -552,6 +553,10 @@ impl StreamExecutionEnvironment {
                 .map_or(2, |n| n.get()),
             slots: config.get(&options::NUMBER_OF_TASK_SLOTS).map(|n| n.get()),
             checkpointing: checkpoint_settings(state.checkpointing, config),
+            restore_from: config.get(&options::STATE_RECOVERY_PATH).map(PathBuf::from),
+            ignore_unclaimed_state: config
+                .get(&options::IGNORE_UNCLAIMED_STATE)
+                .unwrap_or(false),
             restart: state
                 .restart
                 .clone()
@@ -561,17 +566,31 @@ impl StreamExecutionEnvironment {
     }
 
     fn prepare(&self, job_name: &str) -> Result<PreparedJob, JobError> {
-        let (job, settings) = self.resolve(job_name)?;
+        let (job, mut settings) = self.resolve(job_name)?;
         let mut state = self.env.borrow_mut();
         let graph = std::mem::take(&mut state.graph);
         state.generation += 1;
         let config = Arc::new(state.config.clone());
+        let job_id = new_job_id();
+        if let (Some(checkpointing), Some(dir)) = (
+            &mut settings.checkpointing,
+            config.get(&options::CHECKPOINTS_DIRECTORY),
+        ) {
+            let retained = config
+                .get(&options::CHECKPOINTS_RETAINED)
+                .map_or(1, |n| n.get());
+            checkpointing.storage = Some(CheckpointStorage::new(
+                std::path::Path::new(&dir),
+                &job_id,
+                retained,
+            ));
+        }
         Ok(PreparedJob {
             graph,
             job,
             settings,
             config,
-            job_id: new_job_id(),
+            job_id,
         })
     }
 
@@ -625,6 +644,10 @@ fn checkpoint_settings(
             .unwrap_or(Duration::from_secs(600)),
         min_pause: config
             .get(&options::CHECKPOINTING_MIN_PAUSE)
+            .unwrap_or_default(),
+        storage: None,
+        retention: config
+            .get(&options::CHECKPOINT_RETENTION)
             .unwrap_or_default(),
     })
 }

@@ -333,10 +333,7 @@ where
         parts.add(EVENT_TIMERS, self.timers.event.snapshot(&self.key_groups)?);
         let processing = self.timers.processing.snapshot(&self.key_groups)?;
         parts.add(PROCESSING_TIMERS, processing);
-        Ok(OperatorStateSnapshot {
-            keyed: parts.finish()?,
-            operator: Vec::new(),
-        })
+        Ok(OperatorStateSnapshot::keyed(parts.finish()?))
     }
 
     fn initialize_state(&mut self, state: &RestoredOperatorState) -> Result<(), BoxError> {

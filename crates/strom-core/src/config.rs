@@ -149,6 +149,54 @@ impl OptionType for RestartStrategyType {
     }
 }
 
+impl OptionType for bool {
+    const EXPECTED: &'static str = "true or false";
+    fn parse_value(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        }
+    }
+    fn to_value(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// What happens to a job's checkpoints when it ends
+/// (`execution.checkpointing.externalized-checkpoint-retention`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum CheckpointRetention {
+    /// Checkpoints are deleted when the job ends, however it ends.
+    #[default]
+    NoExternalizedCheckpoints,
+    /// Kept when the job fails, deleted when it finishes or is cancelled.
+    DeleteOnCancellation,
+    /// Always kept; cleaning up is the user's.
+    RetainOnCancellation,
+}
+
+impl OptionType for CheckpointRetention {
+    const EXPECTED: &'static str =
+        "one of NO_EXTERNALIZED_CHECKPOINTS, DELETE_ON_CANCELLATION, RETAIN_ON_CANCELLATION";
+    fn parse_value(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_uppercase().as_str() {
+            "NO_EXTERNALIZED_CHECKPOINTS" => Some(CheckpointRetention::NoExternalizedCheckpoints),
+            "DELETE_ON_CANCELLATION" => Some(CheckpointRetention::DeleteOnCancellation),
+            "RETAIN_ON_CANCELLATION" => Some(CheckpointRetention::RetainOnCancellation),
+            _ => None,
+        }
+    }
+    fn to_value(&self) -> String {
+        match self {
+            CheckpointRetention::NoExternalizedCheckpoints => "NO_EXTERNALIZED_CHECKPOINTS",
+            CheckpointRetention::DeleteOnCancellation => "DELETE_ON_CANCELLATION",
+            CheckpointRetention::RetainOnCancellation => "RETAIN_ON_CANCELLATION",
+        }
+        .to_string()
+    }
+}
+
 impl OptionType for String {
     const EXPECTED: &'static str = "a string";
     fn parse_value(text: &str) -> Option<Self> {
@@ -277,6 +325,25 @@ pub mod options {
     /// Least time between the end of one checkpoint and the start of the next.
     pub const CHECKPOINTING_MIN_PAUSE: ConfigOption<Duration> =
         ConfigOption::new("execution.checkpointing.min-pause", Some("0 ms"));
+    /// Where completed checkpoints are written (a directory per job); in memory only when unset.
+    pub const CHECKPOINTS_DIRECTORY: ConfigOption<String> =
+        ConfigOption::new("state.checkpoints.dir", None);
+    /// How many completed checkpoints are kept on disk.
+    pub const CHECKPOINTS_RETAINED: ConfigOption<NonZeroUsize> =
+        ConfigOption::new("execution.checkpointing.num-retained", Some("1"));
+    /// Whether checkpoints outlive the job.
+    pub const CHECKPOINT_RETENTION: ConfigOption<CheckpointRetention> = ConfigOption::new(
+        "execution.checkpointing.externalized-checkpoint-retention",
+        Some("NO_EXTERNALIZED_CHECKPOINTS"),
+    );
+    /// A checkpoint (its directory or a job's directory of checkpoints) to start the job from.
+    pub const STATE_RECOVERY_PATH: ConfigOption<String> =
+        ConfigOption::new("execution.state-recovery.path", None);
+    /// Start even when the checkpoint holds state of an operator the job no longer has.
+    pub const IGNORE_UNCLAIMED_STATE: ConfigOption<bool> = ConfigOption::new(
+        "execution.state-recovery.ignore-unclaimed-state",
+        Some("false"),
+    );
     /// How a failed job restarts; unset: `exponential-delay` when checkpointing, else `none`.
     pub const RESTART_STRATEGY: ConfigOption<RestartStrategyType> =
         ConfigOption::new("restart-strategy.type", None);
@@ -325,7 +392,7 @@ fn validator<T: OptionType>(_: &ConfigOption<T>) -> Validator {
     }
 }
 
-fn known_keys() -> [(&'static str, Validator); 19] {
+fn known_keys() -> [(&'static str, Validator); 24] {
     use options::*;
     [
         (PARALLELISM_DEFAULT.key, validator(&PARALLELISM_DEFAULT)),
@@ -345,6 +412,14 @@ fn known_keys() -> [(&'static str, Validator); 19] {
         (
             CHECKPOINTING_MIN_PAUSE.key,
             validator(&CHECKPOINTING_MIN_PAUSE),
+        ),
+        (CHECKPOINTS_DIRECTORY.key, validator(&CHECKPOINTS_DIRECTORY)),
+        (CHECKPOINTS_RETAINED.key, validator(&CHECKPOINTS_RETAINED)),
+        (CHECKPOINT_RETENTION.key, validator(&CHECKPOINT_RETENTION)),
+        (STATE_RECOVERY_PATH.key, validator(&STATE_RECOVERY_PATH)),
+        (
+            IGNORE_UNCLAIMED_STATE.key,
+            validator(&IGNORE_UNCLAIMED_STATE),
         ),
         (RESTART_STRATEGY.key, validator(&RESTART_STRATEGY)),
         (FIXED_DELAY_ATTEMPTS.key, validator(&FIXED_DELAY_ATTEMPTS)),

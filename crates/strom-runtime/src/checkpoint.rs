@@ -13,10 +13,35 @@ use strom_core::key_group::KeyGroupRange;
 /// The state one operator subtask wrote for one checkpoint.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OperatorStateSnapshot {
+    /// The operator's name, for messages about the state.
+    pub name: String,
     /// Keyed state, by key group.
     pub keyed: BTreeMap<usize, Vec<u8>>,
     /// Operator state: entries redistributed across subtasks on restore.
     pub operator: Vec<Vec<u8>>,
+}
+
+impl OperatorStateSnapshot {
+    /// Keyed state only, by key group (the task fills in the name).
+    pub fn keyed(keyed: BTreeMap<usize, Vec<u8>>) -> Self {
+        OperatorStateSnapshot {
+            keyed,
+            ..Self::default()
+        }
+    }
+
+    /// Operator state only: entries redistributed on restore (the task fills in the name).
+    pub fn entries(operator: Vec<Vec<u8>>) -> Self {
+        OperatorStateSnapshot {
+            operator,
+            ..Self::default()
+        }
+    }
+
+    /// Whether the operator wrote nothing.
+    pub fn is_empty(&self) -> bool {
+        self.keyed.is_empty() && self.operator.is_empty()
+    }
 }
 
 /// The state of every operator of one task for one checkpoint, by operator id.
@@ -27,9 +52,10 @@ pub struct TaskStateSnapshot {
 }
 
 impl TaskStateSnapshot {
-    /// Records what the operator `operator_id` wrote. Empty state is recorded too: a source
-    /// with no split left must restore as finished, not start over.
-    pub fn add(&mut self, operator_id: &str, state: OperatorStateSnapshot) {
+    /// Records what the operator `operator_id` called `name` wrote. Empty state is recorded
+    /// too: a source with no split left must restore as finished, not start over.
+    pub fn add(&mut self, operator_id: &str, name: &str, mut state: OperatorStateSnapshot) {
+        state.name = name.to_string();
         self.operators.insert(operator_id.to_string(), state);
     }
 }
@@ -77,6 +103,7 @@ mod tests {
     #[test]
     fn key_groups_follow_their_owner_and_operator_entries_are_dealt_out() {
         let old = |groups: &[usize], entries: &[&str]| OperatorStateSnapshot {
+            name: "op".to_string(),
             keyed: groups.iter().map(|&g| (g, vec![g as u8])).collect(),
             operator: entries.iter().map(|e| e.as_bytes().to_vec()).collect(),
         };

@@ -15,15 +15,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use serde::{Deserialize, Serialize};
 use strom_core::{CheckpointBarrier, CheckpointId, CheckpointingMode, Timestamp};
 
 use strom_core::key_group::KeyGroupRange;
 
+use strom_core::config::CheckpointRetention;
+
 use crate::checkpoint::{OperatorStateSnapshot, RestoredOperatorState, TaskStateSnapshot};
+use crate::checkpoint_storage::CheckpointStorage;
 use crate::task::JobShared;
 
 /// How a job checkpoints (Flink's `execution.checkpointing.*` options).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct CheckpointSettings {
     /// Time between the start of one checkpoint and the next.
     pub interval: Duration,
@@ -33,6 +37,10 @@ pub struct CheckpointSettings {
     pub timeout: Duration,
     /// Least time between the end of one checkpoint and the start of the next.
     pub min_pause: Duration,
+    /// Where completed checkpoints are written, if anywhere.
+    pub storage: Option<CheckpointStorage>,
+    /// Whether written checkpoints outlive the job.
+    pub retention: CheckpointRetention,
 }
 
 /// One task's acknowledgement of a checkpoint.
@@ -43,7 +51,7 @@ struct Acknowledgement {
 }
 
 /// A checkpoint every task acknowledged: the state of the whole job at its barrier.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompletedCheckpoint {
     /// The checkpoint.
     pub id: CheckpointId,
@@ -175,10 +183,16 @@ impl Coordinator {
                 .lock()
                 .unwrap_or_else(|poison| poison.into_inner()) = Some(barrier);
             match self.collect(barrier, started, &running) {
-                Some(checkpoint) => {
-                    self.hub.completed.store(id, Ordering::Release);
-                    shared.checkpoint_completed(checkpoint);
-                }
+                Some(checkpoint) => match self.persist(&checkpoint) {
+                    Ok(()) => {
+                        self.hub.completed.store(id, Ordering::Release);
+                        shared.checkpoint_completed(checkpoint);
+                    }
+                    Err(error) => {
+                        tracing::warn!("checkpoint {id} could not be written: {error}");
+                        shared.checkpoint_failed();
+                    }
+                },
                 None if running() => {
                     tracing::warn!(
                         "checkpoint {id} did not complete within {:?}; abandoned",
@@ -190,6 +204,14 @@ impl Coordinator {
             }
             next_start =
                 (started + self.settings.interval).max(Instant::now() + self.settings.min_pause);
+        }
+    }
+
+    /// Writes a completed checkpoint to its storage (on this thread: tasks go on processing).
+    fn persist(&self, checkpoint: &CompletedCheckpoint) -> std::io::Result<()> {
+        match &self.settings.storage {
+            Some(storage) => storage.write(checkpoint).map(drop),
+            None => Ok(()),
         }
     }
 

@@ -7,14 +7,17 @@
 //! embedded mini-cluster; a cluster deployment runs the same tasks in other processes.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use strom_core::config::Configuration;
+use strom_core::config::{CheckpointRetention, Configuration};
 use strom_core::key_group::KeyGroupRange;
+use strom_core::BoxError;
 
 use crate::checkpoint_coordinator::{CheckpointSettings, CompletedCheckpoint, Coordinator};
+use crate::checkpoint_storage::read_checkpoint;
 use crate::element_type::{AnyInput, AnyReceiver, AnySender, WriterSettings};
 use crate::error::{JobError, OperatorInfo, TaskError};
 use crate::exchange::PartitionerKind;
@@ -40,6 +43,10 @@ pub struct ExecutionSettings {
     pub checkpointing: Option<CheckpointSettings>,
     /// What happens when a task fails.
     pub restart: RestartStrategy,
+    /// A checkpoint to start from (`execution.state-recovery.path`).
+    pub restore_from: Option<PathBuf>,
+    /// Start even when that checkpoint holds state of operators the job no longer has.
+    pub ignore_unclaimed_state: bool,
 }
 
 /// One subtask's share of the channels.
@@ -72,7 +79,10 @@ pub fn execute(
             )));
         }
     }
-    let mut restore: Option<Arc<CompletedCheckpoint>> = None;
+    let mut restore = match &settings.restore_from {
+        Some(path) => Some(Arc::new(initial_checkpoint(job, settings, path, job_id)?)),
+        None => None,
+    };
     for restart in 1.. {
         let error = match run(
             graph,
@@ -83,7 +93,10 @@ pub fn execute(
             job_id,
             restore.as_deref(),
         ) {
-            Ok(()) => return Ok(started.elapsed()),
+            Ok(()) => {
+                end_checkpoints(settings, &Ok(()));
+                return Ok(started.elapsed());
+            }
             Err(error) => error,
         };
         let delay = match &error {
@@ -93,7 +106,9 @@ pub fn execute(
             _ => None,
         };
         let Some(delay) = delay else {
-            return Err(error);
+            let outcome = Err(error);
+            end_checkpoints(settings, &outcome);
+            return outcome.map(|()| started.elapsed());
         };
         restore = shared.checkpoint_statistics().latest;
         let from = restore.as_ref().map_or("the beginning".to_string(), |c| {
@@ -104,6 +119,78 @@ pub fn execute(
         shared.reset_for_restart();
     }
     unreachable!("the restart loop returns")
+}
+
+/// The checkpoint at `path` to start the job from, checked against the job's operators.
+fn initial_checkpoint(
+    job: &JobGraph,
+    settings: &ExecutionSettings,
+    path: &std::path::Path,
+    job_id: &str,
+) -> Result<CompletedCheckpoint, JobError> {
+    let setup = |source: BoxError| JobError::Setup {
+        job_name: job.job_name.clone(),
+        job_id: job_id.to_string(),
+        operator: "state recovery".to_string(),
+        source,
+    };
+    let checkpoint = read_checkpoint(path).map_err(|error| setup(error.into()))?;
+    if !settings.ignore_unclaimed_state {
+        let claimed: Vec<&str> = job
+            .nodes
+            .iter()
+            .filter(|node| node.runs)
+            .map(|node| node.operator_id.as_str())
+            .collect();
+        let unclaimed: Vec<String> = checkpoint
+            .operators
+            .iter()
+            .filter(|(id, states)| {
+                !claimed.contains(&id.as_str()) && states.iter().any(|s| !s.is_empty())
+            })
+            .map(|(id, states)| {
+                let name = states.first().map_or("", |s| s.name.as_str());
+                format!("'{name}' (id {id})")
+            })
+            .collect();
+        if !unclaimed.is_empty() {
+            return Err(setup(
+                format!(
+                    "{} holds state of operator(s) {} that this job does not have: give the \
+                     operators their uid, or set execution.state-recovery.ignore-unclaimed-state",
+                    path.display(),
+                    unclaimed.join(", ")
+                )
+                .into(),
+            ));
+        }
+    }
+    Ok(checkpoint)
+}
+
+/// Removes the job's checkpoints when it ends, unless the retention keeps them.
+fn end_checkpoints(settings: &ExecutionSettings, outcome: &Result<(), JobError>) {
+    let Some(checkpointing) = &settings.checkpointing else {
+        return;
+    };
+    let Some(storage) = &checkpointing.storage else {
+        return;
+    };
+    let keep = match checkpointing.retention {
+        CheckpointRetention::NoExternalizedCheckpoints => false,
+        CheckpointRetention::DeleteOnCancellation => {
+            matches!(outcome, Err(JobError::Failed { .. }))
+        }
+        CheckpointRetention::RetainOnCancellation => true,
+    };
+    if !keep {
+        if let Err(error) = storage.discard() {
+            tracing::warn!(
+                "the checkpoints in {} could not be removed: {error}",
+                storage.job_dir().display()
+            );
+        }
+    }
 }
 
 /// One run of the job, from `restore` when given.

@@ -13,6 +13,7 @@
 
 pub mod checkpoint;
 pub mod checkpoint_coordinator;
+pub mod checkpoint_storage;
 pub mod element_type;
 pub mod error;
 pub mod exchange;

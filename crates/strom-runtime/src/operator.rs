@@ -532,7 +532,7 @@ where
     ) -> Result<(), TaskError> {
         let operator = &mut self.operator;
         let state = guard(&self.ctx.info, || operator.snapshot_state(barrier.id))?;
-        snapshot.add(&self.ctx.operator_id, state);
+        snapshot.add(&self.ctx.operator_id, &self.ctx.info.name, state);
         self.output.emit_barrier(barrier, snapshot)
     }
 

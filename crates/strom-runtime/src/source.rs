@@ -365,7 +365,7 @@ impl<T: StreamData, S: Source<T>> SourceFactory for SourceNode<T, S> {
                     let current = guard(&ctx.info, || reader.snapshot_state())?;
                     let state = encode_splits(current.into_iter().chain(splits.remaining(subtask)))
                         .map_err(|error| TaskError::failed(&ctx.info, error))?;
-                    snapshot.add(&ctx.operator_id, state);
+                    snapshot.add(&ctx.operator_id, &ctx.info.name, state);
                     head.head.process_barrier(barrier, &mut snapshot)?;
                     control.acknowledge(barrier.id, snapshot);
                 }
@@ -403,10 +403,9 @@ impl<T: StreamData, S: Source<T>> SourceFactory for SourceNode<T, S> {
 fn encode_splits<S: Serialize>(
     splits: impl Iterator<Item = S>,
 ) -> Result<OperatorStateSnapshot, postcard::Error> {
-    Ok(OperatorStateSnapshot {
-        keyed: Default::default(),
-        operator: splits
+    Ok(OperatorStateSnapshot::entries(
+        splits
             .map(|split| postcard::to_stdvec(&split))
             .collect::<Result<_, _>>()?,
-    })
+    ))
 }

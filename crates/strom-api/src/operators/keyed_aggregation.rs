@@ -129,10 +129,7 @@ where
         &mut self,
         _checkpoint: CheckpointId,
     ) -> Result<OperatorStateSnapshot, BoxError> {
-        Ok(OperatorStateSnapshot {
-            keyed: self.state.snapshot()?,
-            operator: Vec::new(),
-        })
+        Ok(OperatorStateSnapshot::keyed(self.state.snapshot()?))
     }
 
     fn initialize_state(&mut self, state: &RestoredOperatorState) -> Result<(), BoxError> {

@@ -459,10 +459,7 @@ where
         let mut parts = KeyGroupParts::new();
         parts.add(WINDOWS, windows);
         parts.add(NAMED_STATES, self.evaluator.states.snapshot()?);
-        Ok(OperatorStateSnapshot {
-            keyed: parts.finish()?,
-            operator: Vec::new(),
-        })
+        Ok(OperatorStateSnapshot::keyed(parts.finish()?))
     }
 
     fn initialize_state(&mut self, state: &RestoredOperatorState) -> Result<(), BoxError> {

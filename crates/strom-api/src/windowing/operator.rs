@@ -644,10 +644,7 @@ where
             PROCESSING_TIMERS,
             timers.processing.snapshot(&self.key_groups)?,
         );
-        Ok(OperatorStateSnapshot {
-            keyed: parts.finish()?,
-            operator: Vec::new(),
-        })
+        Ok(OperatorStateSnapshot::keyed(parts.finish()?))
     }
 
     fn initialize_state(&mut self, state: &RestoredOperatorState) -> Result<(), BoxError> {
