@@ -7,6 +7,7 @@
 //! | [`collection`] | `from_collection`, `from_iter` | `execute_and_collect` |
 //! | [`sequence`] | `from_sequence` | |
 //! | [`file`] | `read_text_file` (a file or a directory, split by byte ranges) | `write_as_text` |
+//! | [`file_sink`] | | `FileSink`: part files, exactly once with checkpoints |
 //! | [`socket`] | `socket_text_stream` (at-most-once) | |
 //! | [`print`] | | `print`, `print_to_err` |
 //! | [`discard`] | | a counting blackhole for benchmarks |
@@ -16,6 +17,7 @@ pub mod collection;
 pub mod discard;
 pub mod error;
 pub mod file;
+pub mod file_sink;
 pub mod print;
 pub mod sequence;
 pub mod socket;

@@ -99,6 +99,10 @@ pub trait Input<T>: Send {
         barrier: CheckpointBarrier,
         snapshot: &mut TaskStateSnapshot,
     ) -> Result<(), TaskError>;
+    /// Checkpoint `checkpoint` completed (two-phase-commit sinks commit what it covers).
+    fn notify_checkpoint_complete(&mut self, _checkpoint: CheckpointId) -> Result<(), TaskError> {
+        Ok(())
+    }
     /// All input has ended; emit final results and pass end-of-input on.
     fn end_input(&mut self) -> Result<(), TaskError>;
     /// Send partly filled buffers downstream (the buffer timeout expired or input is idle).
@@ -288,6 +292,14 @@ impl<T: 'static> Output<T> {
             .try_for_each(|(_, side)| side.emit_barrier(barrier, snapshot))
     }
 
+    fn notify_checkpoint_complete(&mut self, checkpoint: CheckpointId) -> Result<(), TaskError> {
+        self.main.next.notify_checkpoint_complete(checkpoint)?;
+        self.side
+            .outputs
+            .iter_mut()
+            .try_for_each(|(_, side)| side.notify_checkpoint_complete(checkpoint))
+    }
+
     fn end_input(&mut self) -> Result<(), TaskError> {
         self.finish_batch()?;
         self.main.next.end_input()?;
@@ -391,6 +403,8 @@ pub trait ErasedOutput: Send {
         snapshot: &mut TaskStateSnapshot,
     ) -> Result<(), TaskError>;
     #[doc(hidden)]
+    fn notify_checkpoint_complete(&mut self, checkpoint: CheckpointId) -> Result<(), TaskError>;
+    #[doc(hidden)]
     fn end_input(&mut self) -> Result<(), TaskError>;
     #[doc(hidden)]
     fn flush(&mut self) -> Result<(), TaskError>;
@@ -423,6 +437,9 @@ impl<X: Send + 'static> ErasedOutput for Output<X> {
         snapshot: &mut TaskStateSnapshot,
     ) -> Result<(), TaskError> {
         Output::emit_barrier(self, barrier, snapshot)
+    }
+    fn notify_checkpoint_complete(&mut self, checkpoint: CheckpointId) -> Result<(), TaskError> {
+        Output::notify_checkpoint_complete(self, checkpoint)
     }
     fn end_input(&mut self) -> Result<(), TaskError> {
         Output::end_input(self)
@@ -536,6 +553,10 @@ where
         self.output.emit_barrier(barrier, snapshot)
     }
 
+    fn notify_checkpoint_complete(&mut self, checkpoint: CheckpointId) -> Result<(), TaskError> {
+        self.output.notify_checkpoint_complete(checkpoint)
+    }
+
     fn end_input(&mut self) -> Result<(), TaskError> {
         let (operator, output) = (&mut self.operator, &mut self.output);
         let result = guard(&self.ctx.info, || operator.end_input(output));
@@ -630,6 +651,11 @@ impl<T: Clone + Send> Input<T> for FanOut<T> {
         self.outputs
             .iter_mut()
             .try_for_each(|o| o.process_barrier(barrier, snapshot))
+    }
+    fn notify_checkpoint_complete(&mut self, checkpoint: CheckpointId) -> Result<(), TaskError> {
+        self.outputs
+            .iter_mut()
+            .try_for_each(|o| o.notify_checkpoint_complete(checkpoint))
     }
     fn end_input(&mut self) -> Result<(), TaskError> {
         self.outputs.iter_mut().try_for_each(|o| o.end_input())

@@ -4,10 +4,11 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use strom_core::{
-    BoxError, CheckpointBarrier, StreamData, StreamRecord, Timestamp, Watermark, WatermarkStatus,
+    BoxError, CheckpointBarrier, CheckpointId, StreamData, StreamRecord, Timestamp, Watermark,
+    WatermarkStatus,
 };
 
-use crate::checkpoint::TaskStateSnapshot;
+use crate::checkpoint::{OperatorStateSnapshot, TaskStateSnapshot};
 use crate::element_type::{element_type, erase_input, AnyInput, ElementType};
 use crate::error::TaskError;
 use crate::graph::{NodeOutputs, OperatorFactory};
@@ -24,6 +25,14 @@ pub trait Sink<T>: Send + Sync + 'static {
     /// Called once per job run before any writer exists, with the sink's parallelism (Flink's
     /// `initializeGlobal`): the place to check or prepare the destination.
     fn prepare(&self, _parallelism: usize) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// Two-phase commit, second phase: makes output a writer prepared
+    /// ([`SinkWriter::prepare_commit`]) visible, once the checkpoint that covers it completed, or
+    /// at the end of the input. After a failure it is called again with the committables of the
+    /// restored checkpoint, so it must be idempotent. Sinks without transactions ignore it.
+    fn commit(&self, _committables: &[Vec<u8>]) -> Result<(), BoxError> {
         Ok(())
     }
 }
@@ -44,42 +53,70 @@ pub trait SinkWriter<T>: Send {
     fn flush(&mut self, _end_of_input: bool) -> Result<(), BoxError> {
         Ok(())
     }
+
+    /// Two-phase commit, first phase (at a checkpoint barrier, and at the end of the input):
+    /// ends what was written since the previous call, still invisible, and returns what
+    /// [`Sink::commit`] needs to make it visible. Sinks without transactions return nothing.
+    fn prepare_commit(&mut self) -> Result<Vec<Vec<u8>>, BoxError> {
+        Ok(Vec::new())
+    }
 }
 
-/// The end of a chain that hands records to a [`SinkWriter`].
-pub struct SinkInput<T, W> {
-    writer: Option<W>,
-    create: Option<Box<dyn FnOnce() -> Result<W, BoxError> + Send>>,
+/// The end of a chain that hands records to a [`SinkWriter`], and drives its two-phase commit:
+/// what the writer prepares at a checkpoint is kept in the checkpoint and committed when the
+/// checkpoint completes (or, after a failure, when its checkpoint is restored).
+pub struct SinkInput<T, S: Sink<T>> {
+    sink: Arc<S>,
+    writer: Option<S::Writer>,
     ctx: OperatorContext,
+    /// Prepared, not yet committed, by the checkpoint they belong to.
+    pending: Vec<(CheckpointId, Vec<Vec<u8>>)>,
     _type: PhantomData<fn(T)>,
 }
 
-impl<T, W> SinkInput<T, W> {
-    /// A chain end that creates its writer with `create` when it opens.
-    pub fn new(
-        create: Box<dyn FnOnce() -> Result<W, BoxError> + Send>,
-        ctx: OperatorContext,
-    ) -> Self {
+impl<T, S: Sink<T>> SinkInput<T, S> {
+    /// A chain end that creates its writer from `sink` when it opens.
+    pub fn new(sink: Arc<S>, ctx: OperatorContext) -> Self {
         SinkInput {
+            sink,
             writer: None,
-            create: Some(create),
             ctx,
+            pending: Vec::new(),
             _type: PhantomData,
         }
     }
 
-    fn writer(&mut self) -> Result<&mut W, TaskError> {
+    /// Commits what is pending up to `checkpoint`.
+    fn commit_up_to(&mut self, checkpoint: CheckpointId) -> Result<(), TaskError> {
+        let due: Vec<Vec<u8>> = self
+            .pending
+            .iter()
+            .filter(|(id, _)| *id <= checkpoint)
+            .flat_map(|(_, committables)| committables.iter().cloned())
+            .collect();
+        self.pending.retain(|(id, _)| *id > checkpoint);
+        if due.is_empty() {
+            return Ok(());
+        }
+        let sink = &self.sink;
+        guard(&self.ctx.info, || sink.commit(&due))
+    }
+
+    fn writer(&mut self) -> Result<&mut S::Writer, TaskError> {
         self.writer
             .as_mut()
             .ok_or_else(|| TaskError::failed(&self.ctx.info, "sink used before it was opened"))
     }
 }
 
-impl<T: Send, W: SinkWriter<T>> Input<T> for SinkInput<T, W> {
+impl<T: Send, S: Sink<T>> Input<T> for SinkInput<T, S> {
     fn open(&mut self) -> Result<(), TaskError> {
-        if let Some(create) = self.create.take() {
-            self.writer = Some(guard(&self.ctx.info, create)?);
+        let (sink, ctx) = (&self.sink, &self.ctx);
+        if let Some(restored) = &ctx.restored_state {
+            // What the restored checkpoint prepared belongs to it, and it completed.
+            guard(&ctx.info, || sink.commit(&restored.operator))?;
         }
+        self.writer = Some(guard(&ctx.info, || sink.create_writer(ctx))?);
         Ok(())
     }
 
@@ -98,16 +135,37 @@ impl<T: Send, W: SinkWriter<T>> Input<T> for SinkInput<T, W> {
 
     fn process_barrier(
         &mut self,
-        _barrier: CheckpointBarrier,
-        _snapshot: &mut TaskStateSnapshot,
+        barrier: CheckpointBarrier,
+        snapshot: &mut TaskStateSnapshot,
     ) -> Result<(), TaskError> {
+        let info = self.ctx.info.clone();
+        let writer = self.writer()?;
+        let prepared = guard(&info, || writer.prepare_commit())?;
+        if !prepared.is_empty() {
+            self.pending.push((barrier.id, prepared));
+        }
+        let entries = self
+            .pending
+            .iter()
+            .flat_map(|(_, committables)| committables.iter().cloned())
+            .collect();
+        let (id, name) = (&self.ctx.operator_id, &self.ctx.info.name);
+        snapshot.add(id, name, OperatorStateSnapshot::entries(entries));
         Ok(())
+    }
+
+    fn notify_checkpoint_complete(&mut self, checkpoint: CheckpointId) -> Result<(), TaskError> {
+        self.commit_up_to(checkpoint)
     }
 
     fn end_input(&mut self) -> Result<(), TaskError> {
         let info = self.ctx.info.clone();
         let writer = self.writer()?;
-        guard(&info, || writer.flush(true))
+        guard(&info, || writer.flush(true))?;
+        // The input is complete: what is left becomes visible now.
+        let last = guard(&info, || writer.prepare_commit())?;
+        self.pending.push((CheckpointId::MAX, last));
+        self.commit_up_to(CheckpointId::MAX)
     }
 
     fn flush(&mut self) -> Result<(), TaskError> {
@@ -144,10 +202,7 @@ impl<T: StreamData, S: Sink<T>> OperatorFactory for SinkFactory<S, T> {
     }
 
     fn create(&self, ctx: OperatorContext, _outputs: NodeOutputs) -> Result<AnyInput, TaskError> {
-        let sink = Arc::clone(&self.sink);
-        let writer_ctx = ctx.clone();
-        let create = Box::new(move || sink.create_writer(&writer_ctx));
-        let input: BoxedInput<T> = Box::new(SinkInput::new(create, ctx));
+        let input: BoxedInput<T> = Box::new(SinkInput::new(Arc::clone(&self.sink), ctx));
         Ok(erase_input(input))
     }
 }

@@ -357,6 +357,9 @@ impl<T: StreamData, S: Source<T>> SourceFactory for SourceNode<T, S> {
             });
             loop {
                 control.check_cancelled()?;
+                if let Some(checkpoint) = control.newly_completed_checkpoint() {
+                    head.head.notify_checkpoint_complete(checkpoint)?;
+                }
                 if let Some(barrier) = control.barrier_to_inject() {
                     if !output.is_empty() {
                         head.emit(output.take())?;

@@ -133,6 +133,8 @@ struct TaskCheckpoints {
     task: usize,
     /// The newest checkpoint whose barrier this (source) task injected.
     last_injected: Cell<CheckpointId>,
+    /// The newest completed checkpoint the task was told of.
+    last_notified: Cell<CheckpointId>,
 }
 
 impl TaskControl {
@@ -155,6 +157,7 @@ impl TaskControl {
             hub,
             task,
             last_injected: Cell::new(0),
+            last_notified: Cell::new(0),
         });
         self
     }
@@ -174,6 +177,16 @@ impl TaskControl {
             .barrier_after(checkpoints.last_injected.get())?;
         checkpoints.last_injected.set(barrier.id);
         Some(barrier)
+    }
+
+    /// A checkpoint that completed since the last call, if any.
+    pub fn newly_completed_checkpoint(&self) -> Option<CheckpointId> {
+        let checkpoints = self.checkpoints.as_ref()?;
+        let completed = checkpoints.hub.latest_completed();
+        (completed > checkpoints.last_notified.get()).then(|| {
+            checkpoints.last_notified.set(completed);
+            completed
+        })
     }
 
     /// Tells the coordinator the task wrote its state for `checkpoint`.
@@ -262,6 +275,9 @@ pub(crate) fn run_input_task<T>(
         }
         if let Some(now) = control.time.take_due() {
             head.on_processing_time(now)?;
+        }
+        if let Some(checkpoint) = control.newly_completed_checkpoint() {
+            head.notify_checkpoint_complete(checkpoint)?;
         }
         if flush_timer.is_due() {
             head.flush()?;
