@@ -29,7 +29,7 @@ use strom_runtime::graph::{
 use strom_runtime::operator::ExecutionMode;
 use strom_runtime::restart::RestartStrategy;
 use strom_runtime::source::{Boundedness, Source, SourceFactory, SourceNode};
-use strom_runtime::{JobError, JobShared};
+use strom_runtime::{CheckpointStatistics, JobError, JobShared};
 
 use crate::datastream::{DataStream, StreamInput};
 use crate::watermarks::WatermarkStrategy;
@@ -146,7 +146,7 @@ pub struct StreamExecutionEnvironment {
 pub struct JobExecutionResult {
     job_id: String,
     net_runtime: Duration,
-    completed_checkpoints: u64,
+    checkpoints: CheckpointStatistics,
 }
 
 impl JobExecutionResult {
@@ -162,7 +162,12 @@ impl JobExecutionResult {
 
     /// How many checkpoints completed while the job ran.
     pub fn get_completed_checkpoints(&self) -> u64 {
-        self.completed_checkpoints
+        self.checkpoints.completed
+    }
+
+    /// What became of the job's checkpoints: counts, and the newest one's duration and size.
+    pub fn get_checkpoint_statistics(&self) -> &CheckpointStatistics {
+        &self.checkpoints
     }
 }
 
@@ -227,7 +232,7 @@ impl PreparedJob {
             &job_id,
         )?;
         Ok(JobExecutionResult {
-            completed_checkpoints: shared.checkpoint_statistics().completed,
+            checkpoints: shared.checkpoint_statistics(),
             job_id,
             net_runtime,
         })

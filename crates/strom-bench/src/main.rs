@@ -17,6 +17,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand, ValueEnum};
 use strom::prelude::*;
 
+mod checkpoint;
 mod windowagg;
 #[path = "../../../examples/common/word_count.rs"]
 mod word_count;
@@ -41,6 +42,17 @@ enum Benchmark {
         #[arg(long, default_value_t = 1)]
         parallelism: usize,
     },
+    /// Running counts over `keys` keys, with checkpoints every `interval-ms` (0: none): the
+    /// throughput and the newest checkpoint's duration and size.
+    Checkpoint {
+        #[command(flatten)]
+        job: CheckpointJob,
+    },
+    /// The same job failing once: the time until it processes again.
+    Recovery {
+        #[command(flatten)]
+        job: CheckpointJob,
+    },
     /// Count and maximum per key per 10 s tumbling event-time window over generated events.
     Windowagg {
         /// Number of events.
@@ -53,6 +65,39 @@ enum Benchmark {
         #[arg(long)]
         check: bool,
     },
+}
+
+/// The keyed job of the checkpoint benchmarks.
+#[derive(Debug, clap::Args)]
+struct CheckpointJob {
+    /// Number of events.
+    #[arg(long, default_value_t = 30_000_000)]
+    events: u64,
+    /// Number of distinct keys (the size of the state).
+    #[arg(long, default_value_t = 1_000_000)]
+    keys: u64,
+    /// Parallel subtasks per operator.
+    #[arg(long, default_value_t = 1)]
+    parallelism: usize,
+    /// Milliseconds between checkpoints; 0 runs without.
+    #[arg(long, default_value_t = 1000)]
+    interval_ms: u64,
+    /// Write checkpoints under this directory (in memory only otherwise).
+    #[arg(long)]
+    checkpoint_dir: Option<PathBuf>,
+}
+
+impl CheckpointJob {
+    fn settings(&self) -> checkpoint::Settings {
+        checkpoint::Settings {
+            events: self.events,
+            keys: self.keys,
+            parallelism: self.parallelism,
+            interval: (self.interval_ms > 0)
+                .then(|| std::time::Duration::from_millis(self.interval_ms)),
+            directory: self.checkpoint_dir.clone(),
+        }
+    }
 }
 
 /// Runs one benchmark and prints its figures.
@@ -126,7 +171,7 @@ fn wordcount(input: &PathBuf, mode: Mode, parallelism: usize) -> Result<String, 
 }
 
 /// The process's peak resident memory so far, from `/proc/self/status` (0 where unknown).
-fn peak_rss_mb() -> u64 {
+pub(crate) fn peak_rss_mb() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
@@ -150,6 +195,8 @@ fn main() -> ExitCode {
                 mode,
                 parallelism,
             } => wordcount(input, *mode, *parallelism),
+            Benchmark::Checkpoint { job } => checkpoint::run(&job.settings()),
+            Benchmark::Recovery { job } => checkpoint::recovery(&job.settings()),
             Benchmark::Windowagg {
                 events,
                 parallelism,

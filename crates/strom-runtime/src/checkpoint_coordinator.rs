@@ -51,7 +51,7 @@ struct Acknowledgement {
 }
 
 /// A checkpoint every task acknowledged: the state of the whole job at its barrier.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompletedCheckpoint {
     /// The checkpoint.
     pub id: CheckpointId,
@@ -63,6 +63,19 @@ pub struct CompletedCheckpoint {
 }
 
 impl CompletedCheckpoint {
+    /// The bytes of state it holds, over all operators.
+    pub fn state_bytes(&self) -> u64 {
+        self.operators
+            .values()
+            .flatten()
+            .map(|state| {
+                let keyed: usize = state.keyed.values().map(Vec::len).sum();
+                let entries: usize = state.operator.iter().map(Vec::len).sum();
+                (keyed + entries) as u64
+            })
+            .sum()
+    }
+
     /// What subtask `subtask` of `parallelism` of operator `operator_id`, owning
     /// `key_groups`, starts from; `None` when the operator wrote no state.
     pub fn restore_for(
@@ -186,7 +199,7 @@ impl Coordinator {
                 Some(checkpoint) => match self.persist(&checkpoint) {
                     Ok(()) => {
                         self.hub.completed.store(id, Ordering::Release);
-                        shared.checkpoint_completed(checkpoint);
+                        shared.checkpoint_completed(checkpoint, started.elapsed());
                     }
                     Err(error) => {
                         tracing::warn!("checkpoint {id} could not be written: {error}");

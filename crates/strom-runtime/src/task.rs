@@ -26,7 +26,7 @@ pub struct JobShared {
 }
 
 /// What became of a job run's checkpoints.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckpointStatistics {
     /// Checkpoints every task acknowledged.
     pub completed: u64,
@@ -36,6 +36,10 @@ pub struct CheckpointStatistics {
     pub latest: Option<Arc<CompletedCheckpoint>>,
     /// The id of the newest triggered checkpoint.
     pub last_triggered: CheckpointId,
+    /// How long the newest completed checkpoint took, from trigger to durable completion.
+    pub last_duration: Option<Duration>,
+    /// The bytes of state the newest completed checkpoint holds.
+    pub last_size_bytes: Option<u64>,
 }
 
 impl JobShared {
@@ -84,9 +88,11 @@ impl JobShared {
         self.cancel();
     }
 
-    pub(crate) fn checkpoint_completed(&self, checkpoint: CompletedCheckpoint) {
+    pub(crate) fn checkpoint_completed(&self, checkpoint: CompletedCheckpoint, took: Duration) {
         let mut statistics = self.checkpoint_statistics_guard();
         statistics.completed += 1;
+        statistics.last_duration = Some(took);
+        statistics.last_size_bytes = Some(checkpoint.state_bytes());
         statistics.latest = Some(Arc::new(checkpoint));
     }
 
