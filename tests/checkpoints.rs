@@ -439,3 +439,45 @@ fn a_damaged_checkpoint_is_named_when_a_job_starts_from_it() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_savepoint_stops_a_running_job_and_another_job_resumes_from_it() {
+    let dir = common::temp_dir("savepoints");
+    let env = StreamExecutionEnvironment::get_execution_environment();
+    env.set_parallelism(2);
+    // Periodic checkpoints are rare here: the savepoint is what counts.
+    env.enable_checkpointing(Duration::from_secs(60));
+    let _ = uid_sums(&env, false);
+    let client = env.execute_async("savepointed").unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let savepoint = client.stop_with_savepoint(&dir).unwrap();
+    assert!(savepoint.starts_with(&dir));
+    assert!(savepoint.join("_metadata").is_file());
+
+    let mut config = Configuration::new();
+    config
+        .set_string("execution.state-recovery.path", savepoint.to_str().unwrap())
+        .unwrap();
+    let resumed = StreamExecutionEnvironment::get_execution_environment_with_config(config);
+    resumed.set_parallelism(1);
+    let sums = uid_sums(&resumed, false);
+    resumed.execute("resumed from a savepoint").unwrap();
+    let updates = sums.take();
+    assert!(updates.len() < 400, "the resumed job read only the rest");
+    assert_eq!(final_sums(updates), EXPECTED);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn savepoints_need_a_job_that_checkpoints() {
+    let env = StreamExecutionEnvironment::get_execution_environment();
+    let _ = uid_sums(&env, false);
+    let client = env.execute_async("unchecked").unwrap();
+    let error = client
+        .trigger_savepoint(std::env::temp_dir())
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("savepoints need checkpointing"), "{error}");
+    client.cancel();
+    let _ = client.get_job_execution_result();
+}

@@ -190,6 +190,31 @@ impl JobClient {
         self.shared.request_cancel();
     }
 
+    /// Takes a savepoint of the running job under `directory` (Flink's `triggerSavepoint`);
+    /// returns the savepoint's directory, which `execution.state-recovery.path` starts a job
+    /// from. The job must checkpoint.
+    pub fn trigger_savepoint(&self, directory: impl Into<PathBuf>) -> Result<PathBuf, JobError> {
+        let answer = self.shared.request_savepoint(directory.into());
+        let outcome = answer
+            .recv()
+            .unwrap_or_else(|_| Err("the job ended before the savepoint was taken".to_string()));
+        outcome.map_err(|reason| JobError::Savepoint {
+            job_id: self.job_id.clone(),
+            reason,
+        })
+    }
+
+    /// Takes a savepoint, then stops the job (Flink's `stopWithSavepoint`); returns the
+    /// savepoint's directory.
+    pub fn stop_with_savepoint(self, directory: impl Into<PathBuf>) -> Result<PathBuf, JobError> {
+        let savepoint = self.trigger_savepoint(directory)?;
+        self.cancel();
+        match self.get_job_execution_result() {
+            Ok(_) | Err(JobError::Cancelled { .. }) => Ok(savepoint),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Whether the job has ended (finished, failed or cancelled).
     pub fn is_done(&self) -> bool {
         self.handle.is_finished()
@@ -616,6 +641,8 @@ impl StreamExecutionEnvironment {
         let prepared = self.prepare(job_name)?;
         let job_id = prepared.job_id.clone();
         let shared = Arc::new(JobShared::default());
+        // Savepoints may be asked for as soon as this returns.
+        shared.set_checkpointing(prepared.settings.checkpointing.is_some());
         let job_shared = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
             .name(format!("job {job_name}"))

@@ -23,7 +23,7 @@ use strom_core::key_group::KeyGroupRange;
 use strom_core::config::CheckpointRetention;
 
 use crate::checkpoint::{OperatorStateSnapshot, RestoredOperatorState, TaskStateSnapshot};
-use crate::checkpoint_storage::CheckpointStorage;
+use crate::checkpoint_storage::{write_checkpoint, CheckpointStorage};
 use crate::task::JobShared;
 
 /// How a job checkpoints (Flink's `execution.checkpointing.*` options).
@@ -173,13 +173,15 @@ impl Coordinator {
     }
 
     /// Runs until every task has finished or the job stops; `finished` counts finished tasks.
+    /// Besides the periodic checkpoints it takes savepoints when asked to.
     pub(crate) fn run(self, shared: &JobShared, finished: &AtomicUsize) {
         let running = || !shared.is_cancelled() && finished.load(Ordering::Acquire) == 0;
         let mut next_start = Instant::now() + self.settings.interval;
         // Ids go on across restarts of the job.
         let mut id = shared.checkpoint_statistics().last_triggered;
         while running() {
-            if Instant::now() < next_start {
+            let savepoints = shared.take_savepoint_requests();
+            if savepoints.is_empty() && Instant::now() < next_start {
                 std::thread::sleep(POLL.min(next_start - Instant::now()));
                 continue;
             }
@@ -198,6 +200,13 @@ impl Coordinator {
             match self.collect(barrier, started, &running) {
                 Some(checkpoint) => match self.persist(&checkpoint) {
                     Ok(()) => {
+                        for request in savepoints {
+                            let dir = request.directory.join(format!("savepoint-{id}"));
+                            let written = write_checkpoint(&dir, &checkpoint)
+                                .map(|()| dir)
+                                .map_err(|error| format!("savepoint {id}: {error}"));
+                            let _ = request.reply.send(written);
+                        }
                         self.hub.completed.store(id, Ordering::Release);
                         shared.checkpoint_completed(checkpoint, started.elapsed());
                     }
@@ -207,6 +216,11 @@ impl Coordinator {
                     }
                 },
                 None if running() => {
+                    for request in savepoints {
+                        let _ = request
+                            .reply
+                            .send(Err(format!("checkpoint {id} did not complete")));
+                    }
                     tracing::warn!(
                         "checkpoint {id} did not complete within {:?}; abandoned",
                         self.settings.timeout

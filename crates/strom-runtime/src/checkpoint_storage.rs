@@ -107,20 +107,7 @@ impl CheckpointStorage {
     /// the checkpoint's directory.
     pub fn write(&self, checkpoint: &CompletedCheckpoint) -> std::io::Result<PathBuf> {
         let dir = self.job_dir.join(format!("chk-{}", checkpoint.id));
-        fs::create_dir_all(&dir)?;
-        let body = postcard::to_stdvec(checkpoint)
-            .map_err(|error| std::io::Error::other(error.to_string()))?;
-        let mut bytes = Vec::with_capacity(HEADER_BYTES + body.len());
-        bytes.extend_from_slice(MAGIC);
-        bytes.extend_from_slice(&VERSION.to_le_bytes());
-        bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-        bytes.extend_from_slice(&body);
-        let temporary = dir.join(format!("{METADATA}.inprogress"));
-        let mut file = fs::File::create(&temporary)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-        fs::rename(&temporary, dir.join(METADATA))?;
+        write_checkpoint(&dir, checkpoint)?;
         self.prune()?;
         Ok(dir)
     }
@@ -141,6 +128,24 @@ impl CheckpointStorage {
             _ => Ok(()),
         }
     }
+}
+
+/// Writes `checkpoint` as `dir/_metadata`, durably (a temporary file renamed into place).
+pub fn write_checkpoint(dir: &Path, checkpoint: &CompletedCheckpoint) -> std::io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let body = postcard::to_stdvec(checkpoint)
+        .map_err(|error| std::io::Error::other(error.to_string()))?;
+    let mut bytes = Vec::with_capacity(HEADER_BYTES + body.len());
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&VERSION.to_le_bytes());
+    bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+    bytes.extend_from_slice(&body);
+    let temporary = dir.join(format!("{METADATA}.inprogress"));
+    let mut file = fs::File::create(&temporary)?;
+    file.write_all(&bytes)?;
+    file.sync_all()?;
+    fs::rename(&temporary, dir.join(METADATA))
 }
 
 /// The `chk-<id>` directories under `dir`, by id.

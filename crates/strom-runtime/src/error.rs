@@ -74,6 +74,14 @@ pub enum JobError {
     /// The job needs more resources than are configured.
     #[error("not enough resources: {0}")]
     InsufficientResources(String),
+    /// A savepoint could not be taken.
+    #[error("job {job_id}: no savepoint: {reason}")]
+    Savepoint {
+        /// The job.
+        job_id: String,
+        /// Why.
+        reason: String,
+    },
     /// The configuration could not be loaded or has a bad value.
     #[error(transparent)]
     Config(#[from] ConfigError),

@@ -79,6 +79,22 @@ pub fn execute(
             )));
         }
     }
+    shared.set_checkpointing(settings.checkpointing.is_some());
+    let outcome = run_with_restarts(graph, job, settings, config, &shared, job_id, started);
+    shared.set_checkpointing(false);
+    outcome
+}
+
+/// Runs the job, restarting it as the restart strategy allows.
+fn run_with_restarts(
+    graph: &StreamGraph,
+    job: &JobGraph,
+    settings: &ExecutionSettings,
+    config: Arc<Configuration>,
+    shared: &Arc<JobShared>,
+    job_id: &str,
+    started: Instant,
+) -> Result<Duration, JobError> {
     let mut restore = match &settings.restore_from {
         Some(path) => Some(Arc::new(initial_checkpoint(job, settings, path, job_id)?)),
         None => None,
@@ -89,7 +105,7 @@ pub fn execute(
             job,
             settings,
             &config,
-            &shared,
+            shared,
             job_id,
             restore.as_deref(),
         ) {

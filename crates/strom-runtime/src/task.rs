@@ -2,6 +2,7 @@
 //! buffer timeout and the checkpoint hub.
 
 use std::cell::Cell;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,6 +24,16 @@ pub struct JobShared {
     cancel_requested: AtomicBool,
     failure: Mutex<Option<TaskError>>,
     checkpoints: Mutex<CheckpointStatistics>,
+    /// Whether the job runs a checkpoint coordinator (savepoints need one).
+    checkpointing: AtomicBool,
+    savepoints: Mutex<Vec<SavepointRequest>>,
+}
+
+/// A savepoint someone asked for: where to write it, and where to say where it went.
+#[derive(Debug)]
+pub(crate) struct SavepointRequest {
+    pub(crate) directory: PathBuf,
+    pub(crate) reply: crossbeam_channel::Sender<Result<PathBuf, String>>,
 }
 
 /// What became of a job run's checkpoints.
@@ -113,6 +124,50 @@ impl JobShared {
     /// The run's checkpoints so far.
     pub fn checkpoint_statistics(&self) -> CheckpointStatistics {
         self.checkpoint_statistics_guard().clone()
+    }
+
+    /// Asks for a savepoint under `directory`; the answer (the savepoint's path) arrives on the
+    /// returned channel.
+    pub fn request_savepoint(
+        &self,
+        directory: PathBuf,
+    ) -> crossbeam_channel::Receiver<Result<PathBuf, String>> {
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        if !self.checkpointing.load(Ordering::Acquire) {
+            let _ = reply.send(Err(
+                "savepoints need checkpointing: enable_checkpointing or \
+                 execution.checkpointing.interval"
+                    .to_string(),
+            ));
+        } else {
+            self.savepoint_requests()
+                .push(SavepointRequest { directory, reply });
+        }
+        answer
+    }
+
+    fn savepoint_requests(&self) -> std::sync::MutexGuard<'_, Vec<SavepointRequest>> {
+        self.savepoints
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// The savepoints asked for since the last call.
+    pub(crate) fn take_savepoint_requests(&self) -> Vec<SavepointRequest> {
+        std::mem::take(&mut *self.savepoint_requests())
+    }
+
+    /// Whether the job takes checkpoints (set before it starts, so savepoints can be asked for
+    /// at once); requests still waiting when it ends are refused.
+    pub fn set_checkpointing(&self, running: bool) {
+        self.checkpointing.store(running, Ordering::Release);
+        if !running {
+            for request in self.take_savepoint_requests() {
+                let _ = request.reply.send(Err(
+                    "the job ended before the savepoint was taken".to_string()
+                ));
+            }
+        }
     }
 
     /// The first failure, if any.
