@@ -86,8 +86,9 @@ pub mod prelude {
     };
     pub use strom_runtime::JobError;
     pub use strom_state::{
-        ListState, ListStateDescriptor, MapState, MapStateDescriptor, ReducingState,
-        ReducingStateDescriptor, StateError, ValueState, ValueStateDescriptor,
+        AggregatingState, AggregatingStateDescriptor, ListState, ListStateDescriptor, MapState,
+        MapStateDescriptor, ReducingState, ReducingStateDescriptor, StateError, ValueState,
+        ValueStateDescriptor,
     };
 }
 

@@ -112,6 +112,42 @@ impl<T> ReducingStateDescriptor<T> {
     }
 }
 
+/// Folds a value into an accumulator.
+type FoldInto<IN, ACC> = Arc<dyn Fn(IN, &mut ACC) + Send + Sync>;
+
+/// Names an [`AggregatingState`]: values added are folded into an accumulator by `add`, and
+/// `result` reads it (Flink's `AggregatingStateDescriptor`, with the aggregate function's parts
+/// as closures).
+pub struct AggregatingStateDescriptor<IN, ACC, OUT> {
+    name: &'static str,
+    create: Arc<dyn Fn() -> ACC + Send + Sync>,
+    add: FoldInto<IN, ACC>,
+    result: Arc<dyn Fn(&ACC) -> OUT + Send + Sync>,
+}
+
+impl<IN, ACC, OUT> AggregatingStateDescriptor<IN, ACC, OUT> {
+    /// A descriptor for the state called `name`: `create` makes an empty accumulator, `add`
+    /// folds a value in, `result` reads the accumulator.
+    pub fn new(
+        name: &'static str,
+        create: impl Fn() -> ACC + Send + Sync + 'static,
+        add: impl Fn(IN, &mut ACC) + Send + Sync + 'static,
+        result: impl Fn(&ACC) -> OUT + Send + Sync + 'static,
+    ) -> Self {
+        AggregatingStateDescriptor {
+            name,
+            create: Arc::new(create),
+            add: Arc::new(add),
+            result: Arc::new(result),
+        }
+    }
+
+    /// The state's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
 /// One state's values: per key, its namespaces (usually one or a few) with their values.
 struct StateTable<K, N, V> {
     values: KeyGroupedMap<K, Vec<(N, V)>>,
@@ -349,6 +385,22 @@ where
             reduce: Arc::clone(&descriptor.reduce),
         })
     }
+
+    /// The aggregating state `descriptor` names.
+    pub fn get_aggregating_state<IN, ACC, OUT>(
+        self,
+        descriptor: &AggregatingStateDescriptor<IN, ACC, OUT>,
+    ) -> Result<AggregatingState<'a, K, N, IN, ACC, OUT>, StateError>
+    where
+        ACC: Send + Serialize + DeserializeOwned + 'static,
+    {
+        Ok(AggregatingState {
+            slot: self.slot(descriptor.name, "AggregatingState")?,
+            create: Arc::clone(&descriptor.create),
+            add: Arc::clone(&descriptor.add),
+            result: Arc::clone(&descriptor.result),
+        })
+    }
 }
 
 /// The place of one state's value for the current key and namespace.
@@ -530,6 +582,35 @@ where
     }
 
     /// Removes every entry.
+    pub fn clear(&mut self) {
+        self.slot.clear();
+    }
+}
+
+/// An accumulator per key and namespace that values are folded into (Flink's
+/// `AggregatingState`).
+pub struct AggregatingState<'a, K, N, IN, ACC, OUT> {
+    slot: Slot<'a, K, N, ACC>,
+    create: Arc<dyn Fn() -> ACC + Send + Sync>,
+    add: FoldInto<IN, ACC>,
+    result: Arc<dyn Fn(&ACC) -> OUT + Send + Sync>,
+}
+
+impl<K: Hash + Eq + Clone, N: Eq + Clone, IN, ACC, OUT> AggregatingState<'_, K, N, IN, ACC, OUT> {
+    /// The result so far, if any value was added.
+    pub fn get(&self) -> Option<OUT> {
+        self.slot.get().map(|acc| (self.result)(acc))
+    }
+
+    /// Folds `value` into the accumulator.
+    pub fn add(&mut self, value: IN) -> Result<(), StateError> {
+        let create = &self.create;
+        let acc = self.slot.get_or_insert_with(|| create())?;
+        (self.add)(value, acc);
+        Ok(())
+    }
+
+    /// Removes the accumulator.
     pub fn clear(&mut self) {
         self.slot.clear();
     }
@@ -743,5 +824,31 @@ mod tests {
             .get_list_state(&SEEN)
             .unwrap();
         assert_eq!(seen.get(), ["x"]);
+    }
+
+    #[test]
+    fn aggregating_state_folds_values_into_an_accumulator() {
+        let average = AggregatingStateDescriptor::new(
+            "average",
+            || (0i64, 0u32),
+            |value: i64, acc: &mut (i64, u32)| {
+                acc.0 += value;
+                acc.1 += 1;
+            },
+            |acc: &(i64, u32)| acc.0 as f64 / f64::from(acc.1),
+        );
+        let mut states = backend();
+        let key = "k".to_string();
+        let mut state = states
+            .scope(&key, key_hash(&key), &())
+            .get_aggregating_state(&average)
+            .unwrap();
+        assert_eq!(state.get(), None);
+        for value in [2, 4, 9] {
+            state.add(value).unwrap();
+        }
+        assert_eq!(state.get(), Some(5.0));
+        state.clear();
+        assert_eq!(state.get(), None);
     }
 }

@@ -14,7 +14,8 @@ pub mod timers;
 pub use key_group_parts::KeyGroupParts;
 pub use keyed_map::{ForeignKeyGroup, KeyGroupedMap, KeyedEntry, StateRestoreError, VacantEntry};
 pub use keyed_state::{
-    KeyedStateBackend, ListState, ListStateDescriptor, MapState, MapStateDescriptor, ReducingState,
-    ReducingStateDescriptor, StateError, StateScope, ValueState, ValueStateDescriptor,
+    AggregatingState, AggregatingStateDescriptor, KeyedStateBackend, ListState,
+    ListStateDescriptor, MapState, MapStateDescriptor, ReducingState, ReducingStateDescriptor,
+    StateError, StateScope, ValueState, ValueStateDescriptor,
 };
 pub use timers::{Timer, TimerQueue};
