@@ -31,6 +31,12 @@ const NAMED_STATES: &str = "named-states";
 const EVENT_TIMERS: &str = "event-timers";
 const PROCESSING_TIMERS: &str = "processing-timers";
 
+/// The task's processing-time clock, for the time to live of keyed state.
+pub(crate) fn task_clock(ctx: &OperatorContext) -> impl Fn() -> Timestamp + Send + Sync + 'static {
+    let time = ctx.processing_time.clone();
+    move || time.current_processing_time()
+}
+
 /// The error for a part of a snapshot that an operator does not know: the snapshot is not this
 /// operator's.
 pub(crate) fn unknown_part(part: &str, key_group: usize) -> BoxError {
@@ -231,7 +237,8 @@ where
         KeyedProcessOperator {
             function,
             states: KeyGroupedMap::new(ctx.key_group_range, ctx.max_parallelism),
-            named_states: KeyedStateBackend::new(ctx.key_group_range, ctx.max_parallelism),
+            named_states: KeyedStateBackend::new(ctx.key_group_range, ctx.max_parallelism)
+                .with_clock(task_clock(ctx)),
             timers: KeyedTimers {
                 event: TimerQueue::new(),
                 processing: TimerQueue::new(),

@@ -131,6 +131,15 @@ impl<K: Hash + Eq, V> KeyGroupedMap<K, V> {
         self.len == 0
     }
 
+    /// Keeps the entries whose value `keep` (which may change it) returns true for.
+    pub fn retain(&mut self, mut keep: impl FnMut(&mut V) -> bool) {
+        for table in &mut self.groups {
+            let before = table.len();
+            table.retain(|(_, value)| keep(value));
+            self.len -= before - table.len();
+        }
+    }
+
     /// Removes and yields every entry, key group by key group.
     pub fn drain(&mut self) -> impl Iterator<Item = (K, V)> + '_ {
         self.len = 0;

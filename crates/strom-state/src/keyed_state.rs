@@ -9,18 +9,21 @@
 //! never a copy of the table.
 
 use std::any::{type_name, Any, TypeId};
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
 use strom_core::key_group::KeyGroupRange;
+use strom_core::Timestamp;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::key_group_parts::KeyGroupParts;
 use crate::keyed_map::{ForeignKeyGroup, KeyGroupedMap};
+use crate::ttl::StateTtlConfig;
 
 /// Why a state could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,6 +60,7 @@ macro_rules! descriptor {
         $(#[$doc])*
         pub struct $name<$($param),*> {
             name: &'static str,
+            ttl: Option<StateTtlConfig>,
             _type: PhantomData<fn() -> ($($param,)*)>,
         }
 
@@ -65,6 +69,7 @@ macro_rules! descriptor {
             pub const fn new(name: &'static str) -> Self {
                 $name {
                     name,
+                    ttl: None,
                     _type: PhantomData,
                 }
             }
@@ -72,6 +77,12 @@ macro_rules! descriptor {
             /// The state's name.
             pub fn name(&self) -> &'static str {
                 self.name
+            }
+
+            /// Lets the state's values expire (see [`StateTtlConfig`]).
+            pub const fn enable_time_to_live(mut self, ttl: StateTtlConfig) -> Self {
+                self.ttl = Some(ttl);
+                self
             }
         }
     };
@@ -94,6 +105,7 @@ descriptor!(
 /// `ReducingStateDescriptor`).
 pub struct ReducingStateDescriptor<T> {
     name: &'static str,
+    ttl: Option<StateTtlConfig>,
     reduce: Arc<dyn Fn(T, T) -> T + Send + Sync>,
 }
 
@@ -102,8 +114,15 @@ impl<T> ReducingStateDescriptor<T> {
     pub fn new(name: &'static str, reduce: impl Fn(T, T) -> T + Send + Sync + 'static) -> Self {
         ReducingStateDescriptor {
             name,
+            ttl: None,
             reduce: Arc::new(reduce),
         }
+    }
+
+    /// Lets the state's values expire (see [`StateTtlConfig`]).
+    pub fn enable_time_to_live(mut self, ttl: StateTtlConfig) -> Self {
+        self.ttl = Some(ttl);
+        self
     }
 
     /// The state's name.
@@ -120,6 +139,7 @@ type FoldInto<IN, ACC> = Arc<dyn Fn(IN, &mut ACC) + Send + Sync>;
 /// as closures).
 pub struct AggregatingStateDescriptor<IN, ACC, OUT> {
     name: &'static str,
+    ttl: Option<StateTtlConfig>,
     create: Arc<dyn Fn() -> ACC + Send + Sync>,
     add: FoldInto<IN, ACC>,
     result: Arc<dyn Fn(&ACC) -> OUT + Send + Sync>,
@@ -136,10 +156,17 @@ impl<IN, ACC, OUT> AggregatingStateDescriptor<IN, ACC, OUT> {
     ) -> Self {
         AggregatingStateDescriptor {
             name,
+            ttl: None,
             create: Arc::new(create),
             add: Arc::new(add),
             result: Arc::new(result),
         }
+    }
+
+    /// Lets the state's values expire (see [`StateTtlConfig`]).
+    pub fn enable_time_to_live(mut self, ttl: StateTtlConfig) -> Self {
+        self.ttl = Some(ttl);
+        self
     }
 
     /// The state's name.
@@ -148,15 +175,17 @@ impl<IN, ACC, OUT> AggregatingStateDescriptor<IN, ACC, OUT> {
     }
 }
 
-/// One state's values: per key, its namespaces (usually one or a few) with their values.
+/// One state's values: per key, its namespaces (usually one or a few) with their values and
+/// when each was last touched (for time to live).
 struct StateTable<K, N, V> {
-    values: KeyGroupedMap<K, Vec<(N, V)>>,
+    values: KeyGroupedMap<K, Vec<(N, V, Cell<Timestamp>)>>,
+    ttl: Option<StateTtlConfig>,
 }
 
 /// A state table with its types erased: what the backend needs to find it again and write it.
 trait ErasedTable: Send {
     fn as_any_mut(&mut self) -> &mut dyn Any;
-    fn snapshot(&self) -> Result<BTreeMap<usize, Vec<u8>>, postcard::Error>;
+    fn snapshot(&mut self, now: Timestamp) -> Result<BTreeMap<usize, Vec<u8>>, postcard::Error>;
 }
 
 impl<K, N, V> ErasedTable for StateTable<K, N, V>
@@ -168,7 +197,14 @@ where
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
-    fn snapshot(&self) -> Result<BTreeMap<usize, Vec<u8>>, postcard::Error> {
+    fn snapshot(&mut self, now: Timestamp) -> Result<BTreeMap<usize, Vec<u8>>, postcard::Error> {
+        // Expired values are not written (Flink's cleanup in full snapshots).
+        if let Some(ttl) = self.ttl {
+            self.values.retain(|namespaces| {
+                namespaces.retain(|(_, _, touched)| !ttl.is_expired(touched.get(), now));
+                !namespaces.is_empty()
+            });
+        }
         self.values.snapshot()
     }
 }
@@ -202,6 +238,8 @@ pub struct KeyedStateBackend<K> {
     /// Restored states not asked for since the restore, by snapshot id, per key group: they
     /// become tables when first used and are written to snapshots as they are meanwhile.
     pending: HashMap<String, BTreeMap<usize, Vec<u8>>>,
+    /// Processing time, for time to live.
+    clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
     _key: PhantomData<fn() -> K>,
 }
 
@@ -218,16 +256,24 @@ impl<K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Keyed
             max_parallelism,
             states: HashMap::new(),
             pending: HashMap::new(),
+            clock: Arc::new(wall_clock),
             _key: PhantomData,
         }
     }
 
+    /// Reads processing time from `clock` (the task's clock) instead of the wall clock.
+    pub fn with_clock(mut self, clock: impl Fn() -> Timestamp + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
     /// The table of state `name`, created on first use as `kind` with values `V` (from what a
-    /// restore left for it, if anything).
+    /// restore left for it, if anything) and time to live `ttl`.
     fn table<N, V>(
         &mut self,
         name: &'static str,
         kind: &str,
+        ttl: Option<StateTtlConfig>,
     ) -> Result<&mut StateTable<K, N, V>, StateError>
     where
         N: Send + Serialize + DeserializeOwned + 'static,
@@ -239,6 +285,7 @@ impl<K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Keyed
             let description = Described::<N, V>::describe(kind);
             let mut table = StateTable::<K, N, V> {
                 values: KeyGroupedMap::new(range, max_parallelism),
+                ttl,
             };
             if let Some(groups) = self.pending.remove(&snapshot_id(name, &description)) {
                 for (group, bytes) in groups {
@@ -272,15 +319,14 @@ impl<K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Keyed
 
     /// Every state, key group by key group (states restored but not used since are written
     /// as they were restored).
-    pub fn snapshot(&self) -> Result<BTreeMap<usize, Vec<u8>>, postcard::Error> {
+    pub fn snapshot(&mut self) -> Result<BTreeMap<usize, Vec<u8>>, postcard::Error> {
         // In the order of their ids, so the same state always writes the same bytes.
         let mut all: BTreeMap<String, BTreeMap<usize, Vec<u8>>> =
             self.pending.clone().into_iter().collect();
-        for ((name, _), state) in &self.states {
-            all.insert(
-                snapshot_id(name, &state.description),
-                state.table.snapshot()?,
-            );
+        let now = (self.clock)();
+        for ((name, _), state) in &mut self.states {
+            let groups = state.table.snapshot(now)?;
+            all.insert(snapshot_id(name, &state.description), groups);
         }
         let mut parts = KeyGroupParts::new();
         for (id, groups) in all {
@@ -331,13 +377,16 @@ where
         self,
         name: &'static str,
         kind: &str,
+        ttl: Option<StateTtlConfig>,
     ) -> Result<Slot<'a, K, N, V>, StateError> {
-        let table = self.backend.table::<N, V>(name, kind)?;
+        let now = (self.backend.clock)();
+        let table = self.backend.table::<N, V>(name, kind, ttl)?;
         Ok(Slot {
             table,
             key: self.key,
             hash: self.hash,
             namespace: self.namespace,
+            now,
         })
     }
 
@@ -347,7 +396,7 @@ where
         descriptor: &ValueStateDescriptor<T>,
     ) -> Result<ValueState<'a, K, N, T>, StateError> {
         Ok(ValueState {
-            slot: self.slot(descriptor.name, "ValueState")?,
+            slot: self.slot(descriptor.name, "ValueState", descriptor.ttl)?,
         })
     }
 
@@ -357,7 +406,7 @@ where
         descriptor: &ListStateDescriptor<T>,
     ) -> Result<ListState<'a, K, N, T>, StateError> {
         Ok(ListState {
-            slot: self.slot(descriptor.name, "ListState")?,
+            slot: self.slot(descriptor.name, "ListState", descriptor.ttl)?,
         })
     }
 
@@ -371,7 +420,7 @@ where
         UV: Send + Serialize + DeserializeOwned + 'static,
     {
         Ok(MapState {
-            slot: self.slot(descriptor.name, "MapState")?,
+            slot: self.slot(descriptor.name, "MapState", descriptor.ttl)?,
         })
     }
 
@@ -381,7 +430,7 @@ where
         descriptor: &ReducingStateDescriptor<T>,
     ) -> Result<ReducingState<'a, K, N, T>, StateError> {
         Ok(ReducingState {
-            slot: self.slot(descriptor.name, "ReducingState")?,
+            slot: self.slot(descriptor.name, "ReducingState", descriptor.ttl)?,
             reduce: Arc::clone(&descriptor.reduce),
         })
     }
@@ -395,7 +444,7 @@ where
         ACC: Send + Serialize + DeserializeOwned + 'static,
     {
         Ok(AggregatingState {
-            slot: self.slot(descriptor.name, "AggregatingState")?,
+            slot: self.slot(descriptor.name, "AggregatingState", descriptor.ttl)?,
             create: Arc::clone(&descriptor.create),
             add: Arc::clone(&descriptor.add),
             result: Arc::clone(&descriptor.result),
@@ -403,46 +452,90 @@ where
     }
 }
 
-/// The place of one state's value for the current key and namespace.
+/// The place of one state's value for the current key and namespace, at processing time `now`.
 struct Slot<'a, K, N, V> {
     table: &'a mut StateTable<K, N, V>,
     key: &'a K,
     hash: u64,
     namespace: &'a N,
+    now: Timestamp,
 }
 
 impl<K: Hash + Eq + Clone, N: Eq + Clone, V> Slot<'_, K, N, V> {
-    fn get(&self) -> Option<&V> {
-        let namespaces = self.table.values.get(self.hash, self.key)?;
-        namespaces
-            .iter()
-            .find(|(namespace, _)| namespace == self.namespace)
-            .map(|(_, value)| value)
+    /// Whether a value touched at `touched` has expired.
+    fn expired(&self, touched: &Cell<Timestamp>) -> bool {
+        self.table
+            .ttl
+            .is_some_and(|ttl| ttl.is_expired(touched.get(), self.now))
     }
 
+    /// The value for reading: an expired one only when the state returns those; a read
+    /// refreshes the time to live when the state says so.
+    fn get(&self) -> Option<&V> {
+        let namespaces = self.table.values.get(self.hash, self.key)?;
+        let (_, value, touched) = namespaces
+            .iter()
+            .find(|(namespace, _, _)| namespace == self.namespace)?;
+        if let Some(ttl) = self.table.ttl {
+            if self.expired(touched) {
+                return ttl.returns_expired().then_some(value);
+            }
+            if ttl.refreshes_on_read() {
+                touched.set(self.now);
+            }
+        }
+        Some(value)
+    }
+
+    /// The live value for change (an expired one is dropped); the change refreshes it.
     fn get_mut(&mut self) -> Option<&mut V> {
+        self.drop_if_expired();
+        let now = self.now;
         let namespaces = self.table.values.get_mut(self.hash, self.key)?;
         namespaces
             .iter_mut()
-            .find(|(namespace, _)| namespace == self.namespace)
-            .map(|(_, value)| value)
+            .find(|(namespace, _, _)| namespace == self.namespace)
+            .map(|(_, value, touched)| {
+                touched.set(now);
+                value
+            })
+    }
+
+    /// Drops the value when it has expired.
+    fn drop_if_expired(&mut self) {
+        let expired = self
+            .table
+            .values
+            .get(self.hash, self.key)
+            .and_then(|namespaces| {
+                namespaces
+                    .iter()
+                    .find(|(namespace, _, _)| namespace == self.namespace)
+            })
+            .is_some_and(|(_, _, touched)| self.expired(touched));
+        if expired {
+            self.clear();
+        }
     }
 
     fn get_or_insert_with(&mut self, make: impl FnOnce() -> V) -> Result<&mut V, StateError> {
+        self.drop_if_expired();
+        let now = self.now;
         let namespaces = self
             .table
             .values
             .get_or_insert_with(self.hash, self.key, Vec::new)?;
         let index = match namespaces
             .iter()
-            .position(|(namespace, _)| namespace == self.namespace)
+            .position(|(namespace, _, _)| namespace == self.namespace)
         {
             Some(index) => index,
             None => {
-                namespaces.push((self.namespace.clone(), make()));
+                namespaces.push((self.namespace.clone(), make(), Cell::new(now)));
                 namespaces.len() - 1
             }
         };
+        namespaces[index].2.set(now);
         Ok(&mut namespaces[index].1)
     }
 
@@ -459,11 +552,18 @@ impl<K: Hash + Eq + Clone, N: Eq + Clone, V> Slot<'_, K, N, V> {
         let Some(namespaces) = self.table.values.get_mut(self.hash, self.key) else {
             return;
         };
-        namespaces.retain(|(namespace, _)| namespace != self.namespace);
+        namespaces.retain(|(namespace, _, _)| namespace != self.namespace);
         if namespaces.is_empty() {
             self.table.values.remove(self.hash, self.key);
         }
     }
+}
+
+/// Processing time when no task clock is given: the wall clock, in milliseconds.
+fn wall_clock() -> Timestamp {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as Timestamp)
 }
 
 /// One value per key and namespace (Flink's `ValueState`).
@@ -649,6 +749,7 @@ impl<K: Hash + Eq + Clone, N: Eq + Clone, T> ReducingState<'_, K, N, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ttl::{StateVisibility, UpdateType};
     use strom_core::key_group::key_hash;
 
     const COUNT: ValueStateDescriptor<u64> = ValueStateDescriptor::new("count");
@@ -850,5 +951,107 @@ mod tests {
         assert_eq!(state.get(), Some(5.0));
         state.clear();
         assert_eq!(state.get(), None);
+    }
+
+    /// A backend whose processing time the test sets.
+    fn clocked() -> (KeyedStateBackend<String>, Arc<std::sync::atomic::AtomicI64>) {
+        let now = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let clock = Arc::clone(&now);
+        let backend = backend().with_clock(move || clock.load(std::sync::atomic::Ordering::SeqCst));
+        (backend, now)
+    }
+
+    #[test]
+    fn values_expire_after_their_time_to_live_as_configured() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let ttl = |update, visibility| {
+            StateTtlConfig::new_builder(std::time::Duration::from_millis(100))
+                .set_update_type(update)
+                .set_state_visibility(visibility)
+                .build()
+        };
+        let key = "k".to_string();
+        let hash = key_hash(&key);
+        let value = |states: &mut KeyedStateBackend<String>, d: &ValueStateDescriptor<u64>| {
+            states
+                .scope(&key, hash, &())
+                .get_state(d)
+                .unwrap()
+                .value()
+                .copied()
+        };
+
+        // Written at 0, expired from 100 on; never returned once expired.
+        let written = ValueStateDescriptor::<u64>::new("written").enable_time_to_live(ttl(
+            UpdateType::OnCreateAndWrite,
+            StateVisibility::NeverReturnExpired,
+        ));
+        let (mut states, now) = clocked();
+        states
+            .scope(&key, hash, &())
+            .get_state(&written)
+            .unwrap()
+            .update(7)
+            .unwrap();
+        now.store(99, SeqCst);
+        assert_eq!(value(&mut states, &written), Some(7));
+        now.store(100, SeqCst);
+        assert_eq!(value(&mut states, &written), None);
+        // An expired value is not written to a checkpoint.
+        assert!(states.snapshot().unwrap().is_empty());
+
+        // Reads refresh: read at 60, alive until 160.
+        let read = ValueStateDescriptor::<u64>::new("read").enable_time_to_live(ttl(
+            UpdateType::OnReadAndWrite,
+            StateVisibility::NeverReturnExpired,
+        ));
+        let (mut states, now) = clocked();
+        states
+            .scope(&key, hash, &())
+            .get_state(&read)
+            .unwrap()
+            .update(8)
+            .unwrap();
+        now.store(60, SeqCst);
+        assert_eq!(value(&mut states, &read), Some(8));
+        now.store(150, SeqCst);
+        assert_eq!(value(&mut states, &read), Some(8));
+        now.store(250, SeqCst);
+        assert_eq!(value(&mut states, &read), None);
+
+        // Expired but not cleaned up: returned when the state says so, until a write replaces it.
+        let lenient = ValueStateDescriptor::<u64>::new("lenient").enable_time_to_live(ttl(
+            UpdateType::OnCreateAndWrite,
+            StateVisibility::ReturnExpiredIfNotCleanedUp,
+        ));
+        let (mut states, now) = clocked();
+        states
+            .scope(&key, hash, &())
+            .get_state(&lenient)
+            .unwrap()
+            .update(9)
+            .unwrap();
+        now.store(500, SeqCst);
+        assert_eq!(value(&mut states, &lenient), Some(9));
+        let total = ReducingStateDescriptor::new("total", |a: u64, b: u64| a + b)
+            .enable_time_to_live(ttl(
+                UpdateType::OnCreateAndWrite,
+                StateVisibility::NeverReturnExpired,
+            ));
+        let mut sum = states
+            .scope(&key, hash, &())
+            .get_reducing_state(&total)
+            .unwrap();
+        sum.add(1).unwrap();
+        sum.add(2).unwrap();
+        assert_eq!(sum.get(), Some(&3));
+        now.store(700, SeqCst);
+        let mut sum = states
+            .scope(&key, hash, &())
+            .get_reducing_state(&total)
+            .unwrap();
+        // The expired sum is dropped, not added to.
+        sum.add(5).unwrap();
+        assert_eq!(sum.get(), Some(&5));
     }
 }

@@ -10,6 +10,7 @@ pub mod key_group_parts;
 pub mod keyed_map;
 pub mod keyed_state;
 pub mod timers;
+pub mod ttl;
 
 pub use key_group_parts::KeyGroupParts;
 pub use keyed_map::{ForeignKeyGroup, KeyGroupedMap, KeyedEntry, StateRestoreError, VacantEntry};
@@ -19,3 +20,4 @@ pub use keyed_state::{
     StateError, StateScope, ValueState, ValueStateDescriptor,
 };
 pub use timers::{Timer, TimerQueue};
+pub use ttl::{StateTtlConfig, StateTtlConfigBuilder, StateVisibility, UpdateType};

@@ -29,7 +29,7 @@ use super::contents::{WindowContents, WindowFunction};
 use super::functions::WindowContext;
 use super::operator::{MISSING_TIMESTAMP, NAMED_STATES, WINDOWS};
 use super::window::Window;
-use crate::keyed_process::unknown_part;
+use crate::keyed_process::{task_clock, unknown_part};
 
 /// The contents of one open window for every key that has records in it.
 struct WindowTable<K, W, Acc> {
@@ -136,7 +136,8 @@ where
             evaluator: Evaluator {
                 contents,
                 function,
-                states: KeyedStateBackend::new(ctx.key_group_range, ctx.max_parallelism),
+                states: KeyedStateBackend::new(ctx.key_group_range, ctx.max_parallelism)
+                    .with_clock(task_clock(ctx)),
             },
             watermark: Timestamp::MIN,
             time: ctx.processing_time.clone(),

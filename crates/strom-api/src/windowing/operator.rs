@@ -26,7 +26,7 @@ use super::functions::WindowContext;
 use super::open_windows::OpenWindows;
 use super::triggers::{TimerAction, Trigger, TriggerContext, TriggerResult};
 use super::window::Window;
-use crate::keyed_process::unknown_part;
+use crate::keyed_process::{task_clock, unknown_part};
 
 /// The parts of a window operator's state in a checkpoint, per key group.
 pub(super) const WINDOWS: &str = "windows";
@@ -171,7 +171,8 @@ where
                     actions: Vec::new(),
                     firing_event_timer: None,
                 },
-                states: KeyedStateBackend::new(ctx.key_group_range, ctx.max_parallelism),
+                states: KeyedStateBackend::new(ctx.key_group_range, ctx.max_parallelism)
+                    .with_clock(task_clock(ctx)),
                 batch_mode: ctx.execution_mode == ExecutionMode::Batch,
                 _types: PhantomData,
             },
