@@ -481,3 +481,41 @@ fn savepoints_need_a_job_that_checkpoints() {
     client.cancel();
     let _ = client.get_job_execution_result();
 }
+
+/// A job whose checkpoints cannot complete in time: each record takes 20 ms, the timeout is 5 ms.
+fn timing_out(tolerable: &str) -> Result<JobExecutionResult, JobError> {
+    let mut config = Configuration::new();
+    for (key, value) in [
+        ("execution.checkpointing.interval", "10 ms"),
+        ("execution.checkpointing.timeout", "5 ms"),
+        ("execution.checkpointing.tolerable-failed-checkpoints", tolerable),
+        ("restart-strategy.type", "none"),
+    ] {
+        config.set_string(key, value).unwrap();
+    }
+    let env = StreamExecutionEnvironment::get_execution_environment_with_config(config);
+    env.set_parallelism(1);
+    env.set_buffer_timeout(Duration::ZERO);
+    env.from_sequence(0, 15)
+        .map(|n: i64| {
+            std::thread::sleep(Duration::from_millis(20));
+            (n % 2, n)
+        })
+        .key_by(|pair| pair.0)
+        .sum(1)
+        .sink_to(DiscardingSink::new());
+    env.execute("slow checkpoints")
+}
+
+#[test]
+fn failed_checkpoints_beyond_the_tolerated_number_fail_the_job() {
+    let error = timing_out("0").unwrap_err().to_string();
+    assert!(
+        error.contains("'Checkpoint Coordinator'")
+            && error.contains("execution.checkpointing.tolerable-failed-checkpoints (0)"),
+        "{error}"
+    );
+    // Tolerated, the same failures leave the job alone.
+    let tolerated = timing_out("1000").unwrap();
+    assert!(tolerated.get_checkpoint_statistics().failed >= 1);
+}

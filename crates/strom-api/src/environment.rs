@@ -678,6 +678,9 @@ fn checkpoint_settings(
             .get(&options::CHECKPOINTING_MIN_PAUSE)
             .unwrap_or_default(),
         storage: None,
+        tolerable_failures: config
+            .get(&options::TOLERABLE_FAILED_CHECKPOINTS)
+            .unwrap_or(0),
         retention: config
             .get(&options::CHECKPOINT_RETENTION)
             .unwrap_or_default(),

@@ -325,6 +325,11 @@ pub mod options {
     /// Least time between the end of one checkpoint and the start of the next.
     pub const CHECKPOINTING_MIN_PAUSE: ConfigOption<Duration> =
         ConfigOption::new("execution.checkpointing.min-pause", Some("0 ms"));
+    /// Consecutive failed checkpoints a job tolerates before it fails.
+    pub const TOLERABLE_FAILED_CHECKPOINTS: ConfigOption<u32> = ConfigOption::new(
+        "execution.checkpointing.tolerable-failed-checkpoints",
+        Some("0"),
+    );
     /// Where completed checkpoints are written (a directory per job); in memory only when unset.
     pub const CHECKPOINTS_DIRECTORY: ConfigOption<String> =
         ConfigOption::new("state.checkpoints.dir", None);
@@ -392,7 +397,7 @@ fn validator<T: OptionType>(_: &ConfigOption<T>) -> Validator {
     }
 }
 
-fn known_keys() -> [(&'static str, Validator); 24] {
+fn known_keys() -> [(&'static str, Validator); 25] {
     use options::*;
     [
         (PARALLELISM_DEFAULT.key, validator(&PARALLELISM_DEFAULT)),
@@ -412,6 +417,10 @@ fn known_keys() -> [(&'static str, Validator); 24] {
         (
             CHECKPOINTING_MIN_PAUSE.key,
             validator(&CHECKPOINTING_MIN_PAUSE),
+        ),
+        (
+            TOLERABLE_FAILED_CHECKPOINTS.key,
+            validator(&TOLERABLE_FAILED_CHECKPOINTS),
         ),
         (CHECKPOINTS_DIRECTORY.key, validator(&CHECKPOINTS_DIRECTORY)),
         (CHECKPOINTS_RETAINED.key, validator(&CHECKPOINTS_RETAINED)),

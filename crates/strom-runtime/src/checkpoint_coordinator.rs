@@ -24,6 +24,7 @@ use strom_core::config::CheckpointRetention;
 
 use crate::checkpoint::{OperatorStateSnapshot, RestoredOperatorState, TaskStateSnapshot};
 use crate::checkpoint_storage::{write_checkpoint, CheckpointStorage};
+use crate::error::{OperatorInfo, TaskError};
 use crate::task::JobShared;
 
 /// How a job checkpoints (Flink's `execution.checkpointing.*` options).
@@ -41,6 +42,9 @@ pub struct CheckpointSettings {
     pub storage: Option<CheckpointStorage>,
     /// Whether written checkpoints outlive the job.
     pub retention: CheckpointRetention,
+    /// Consecutive failed checkpoints the job tolerates; one more fails it (and the restart
+    /// strategy decides what then).
+    pub tolerable_failures: u32,
 }
 
 /// One task's acknowledgement of a checkpoint.
@@ -179,6 +183,7 @@ impl Coordinator {
         let mut next_start = Instant::now() + self.settings.interval;
         // Ids go on across restarts of the job.
         let mut id = shared.checkpoint_statistics().last_triggered;
+        let mut failures = 0u32;
         while running() {
             let savepoints = shared.take_savepoint_requests();
             if savepoints.is_empty() && Instant::now() < next_start {
@@ -200,6 +205,7 @@ impl Coordinator {
             match self.collect(barrier, started, &running) {
                 Some(checkpoint) => match self.persist(&checkpoint) {
                     Ok(()) => {
+                        failures = 0;
                         for request in savepoints {
                             let dir = request.directory.join(format!("savepoint-{id}"));
                             let written = write_checkpoint(&dir, &checkpoint)
@@ -213,6 +219,7 @@ impl Coordinator {
                     Err(error) => {
                         tracing::warn!("checkpoint {id} could not be written: {error}");
                         shared.checkpoint_failed();
+                        failures += 1;
                     }
                 },
                 None if running() => {
@@ -226,8 +233,25 @@ impl Coordinator {
                         self.settings.timeout
                     );
                     shared.checkpoint_failed();
+                    failures += 1;
                 }
                 None => return,
+            }
+            if failures > self.settings.tolerable_failures {
+                let coordinator = OperatorInfo {
+                    name: "Checkpoint Coordinator".into(),
+                    subtask_index: 0,
+                    parallelism: 1,
+                };
+                shared.fail(TaskError::failed(
+                    &coordinator,
+                    format!(
+                        "{failures} checkpoint(s) in a row failed, more than \
+                         execution.checkpointing.tolerable-failed-checkpoints ({})",
+                        self.settings.tolerable_failures
+                    ),
+                ));
+                return;
             }
             next_start =
                 (started + self.settings.interval).max(Instant::now() + self.settings.min_pause);
