@@ -488,7 +488,10 @@ fn timing_out(tolerable: &str) -> Result<JobExecutionResult, JobError> {
     for (key, value) in [
         ("execution.checkpointing.interval", "10 ms"),
         ("execution.checkpointing.timeout", "5 ms"),
-        ("execution.checkpointing.tolerable-failed-checkpoints", tolerable),
+        (
+            "execution.checkpointing.tolerable-failed-checkpoints",
+            tolerable,
+        ),
         ("restart-strategy.type", "none"),
     ] {
         config.set_string(key, value).unwrap();
