@@ -287,7 +287,22 @@ impl<K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Keyed
                 values: KeyGroupedMap::new(range, max_parallelism),
                 ttl,
             };
-            if let Some(groups) = self.pending.remove(&snapshot_id(name, &description)) {
+            let restored = self.pending.remove(&snapshot_id(name, &description));
+            if restored.is_none() {
+                // A checkpoint holding this name with another kind or type: the program changed
+                // the state's type, and the old state cannot be read as the new one.
+                let prefix = snapshot_id(name, "");
+                let namespace = format!(" in namespace {}", type_name::<N>());
+                let same_state = |id: &&String| id.starts_with(&prefix) && id.ends_with(&namespace);
+                if let Some(other) = self.pending.keys().find(same_state) {
+                    return Err(StateError::TypeMismatch {
+                        name: name.to_string(),
+                        existing: format!("{} in the checkpoint", &other[prefix.len()..]),
+                        requested: description,
+                    });
+                }
+            }
+            if let Some(groups) = restored {
                 for (group, bytes) in groups {
                     table
                         .values
@@ -1053,5 +1068,36 @@ mod tests {
         // The expired sum is dropped, not added to.
         sum.add(5).unwrap();
         assert_eq!(sum.get(), Some(&5));
+    }
+
+    #[test]
+    fn a_restored_state_asked_for_with_another_type_is_an_error_naming_it() {
+        let mut states = backend();
+        let key = "k".to_string();
+        let hash = key_hash(&key);
+        states
+            .scope(&key, hash, &())
+            .get_state(&COUNT)
+            .unwrap()
+            .update(3)
+            .unwrap();
+        let snapshot = states.snapshot().unwrap();
+        let mut restored = backend();
+        for (&group, bytes) in &snapshot {
+            restored.restore(group, bytes).unwrap();
+        }
+        let as_text = ValueStateDescriptor::<String>::new("count");
+        let error = restored
+            .scope(&key, hash, &())
+            .get_state(&as_text)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            error.starts_with(
+                "state 'count' is a ValueState<u64> in namespace () in the checkpoint"
+            ),
+            "{error}"
+        );
     }
 }
