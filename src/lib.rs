@@ -87,8 +87,8 @@ pub mod prelude {
     pub use strom_runtime::JobError;
     pub use strom_state::{
         AggregatingState, AggregatingStateDescriptor, ListState, ListStateDescriptor, MapState,
-        MapStateDescriptor, ReducingState, ReducingStateDescriptor, StateError, StateTtlConfig,
-        StateVisibility, UpdateType, ValueState, ValueStateDescriptor,
+        MapStateDescriptor, OperatorStateStore, ReducingState, ReducingStateDescriptor, StateError,
+        StateTtlConfig, StateVisibility, UpdateType, ValueState, ValueStateDescriptor,
     };
 }
 

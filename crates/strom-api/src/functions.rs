@@ -7,6 +7,7 @@ use std::marker::PhantomData;
 
 use strom_core::{BoxError, StreamRecord, Timestamp};
 use strom_runtime::operator::{Emitter, SideOutputs};
+use strom_state::OperatorStateStore;
 
 /// What a function's `open` sees: the subtask it runs in (Flink's `RuntimeContext`).
 pub type RuntimeContext = strom_runtime::operator::OperatorContext;
@@ -105,6 +106,18 @@ impl<'a> Context<'a> {
 pub trait ProcessFunction<I, O>: Clone + Send + Sync + 'static {
     /// Called once per subtask before the first element.
     fn open(&mut self, _ctx: &RuntimeContext) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// Takes back the function's operator state when the job recovers, before `open`
+    /// (Flink's `CheckpointedFunction.initializeState`).
+    fn initialize_state(&mut self, _state: &OperatorStateStore) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// Writes the function's operator state (list states, see [`OperatorStateStore`]) for a
+    /// checkpoint (Flink's `CheckpointedFunction.snapshotState`).
+    fn snapshot_state(&mut self, _state: &mut OperatorStateStore) -> Result<(), BoxError> {
         Ok(())
     }
 

@@ -19,6 +19,9 @@ pub struct OperatorStateSnapshot {
     pub keyed: BTreeMap<usize, Vec<u8>>,
     /// Operator state: entries redistributed across subtasks on restore.
     pub operator: Vec<Vec<u8>>,
+    /// Union operator state: on restore every subtask gets every subtask's entries.
+    #[serde(default)]
+    pub union: Vec<Vec<u8>>,
 }
 
 impl OperatorStateSnapshot {
@@ -40,7 +43,7 @@ impl OperatorStateSnapshot {
 
     /// Whether the operator wrote nothing.
     pub fn is_empty(&self) -> bool {
-        self.keyed.is_empty() && self.operator.is_empty()
+        self.keyed.is_empty() && self.operator.is_empty() && self.union.is_empty()
     }
 }
 
@@ -69,6 +72,8 @@ pub struct RestoredOperatorState {
     pub keyed: BTreeMap<usize, Vec<u8>>,
     /// The subtask's share of the operator state entries.
     pub operator: Vec<Vec<u8>>,
+    /// Every subtask's union operator state entries.
+    pub union: Vec<Vec<u8>>,
 }
 
 impl RestoredOperatorState {
@@ -92,7 +97,15 @@ impl RestoredOperatorState {
             .filter(|(index, _)| index % parallelism.max(1) == subtask)
             .map(|(_, entry)| entry.clone())
             .collect();
-        RestoredOperatorState { keyed, operator }
+        let union = snapshots
+            .iter()
+            .flat_map(|snapshot| snapshot.union.iter().cloned())
+            .collect();
+        RestoredOperatorState {
+            keyed,
+            operator,
+            union,
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod key_group_parts;
 pub mod keyed_map;
 pub mod keyed_state;
+pub mod operator_state;
 pub mod timers;
 pub mod ttl;
 
@@ -19,5 +20,6 @@ pub use keyed_state::{
     ListStateDescriptor, MapState, MapStateDescriptor, ReducingState, ReducingStateDescriptor,
     StateError, StateScope, ValueState, ValueStateDescriptor,
 };
+pub use operator_state::OperatorStateStore;
 pub use timers::{Timer, TimerQueue};
 pub use ttl::{StateTtlConfig, StateTtlConfigBuilder, StateVisibility, UpdateType};

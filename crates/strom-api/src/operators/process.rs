@@ -2,8 +2,10 @@
 
 use std::marker::PhantomData;
 
-use strom_core::{BoxError, StreamRecord};
+use strom_core::{BoxError, CheckpointId, StreamRecord};
+use strom_runtime::checkpoint::{OperatorStateSnapshot, RestoredOperatorState};
 use strom_runtime::operator::{OneInputOperator, OperatorContext, Output};
+use strom_state::OperatorStateStore;
 
 use crate::functions::{Collector, Context, ProcessFunction};
 
@@ -16,6 +18,27 @@ pub(crate) struct ProcessOperator<P, I, O> {
 impl<I, O: 'static, P: ProcessFunction<I, O>> OneInputOperator<I, O> for ProcessOperator<P, I, O> {
     fn open(&mut self, ctx: &OperatorContext) -> Result<(), BoxError> {
         self.function.open(ctx)
+    }
+
+    fn initialize_state(&mut self, state: &RestoredOperatorState) -> Result<(), BoxError> {
+        let mut entries = state.operator.clone();
+        entries.extend(state.union.iter().cloned());
+        self.function
+            .initialize_state(&OperatorStateStore::restored(&entries)?)
+    }
+
+    fn snapshot_state(
+        &mut self,
+        _checkpoint: CheckpointId,
+    ) -> Result<OperatorStateSnapshot, BoxError> {
+        let mut store = OperatorStateStore::default();
+        self.function.snapshot_state(&mut store)?;
+        let written = store.entries()?;
+        Ok(OperatorStateSnapshot {
+            operator: written.split,
+            union: written.union,
+            ..OperatorStateSnapshot::default()
+        })
     }
 
     fn process_batch(
