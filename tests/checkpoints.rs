@@ -577,3 +577,40 @@ fn operator_state_of_a_function_is_restored_after_a_failure() {
     // The count went on from the checkpoint: the last record is number 400, not fewer.
     assert_eq!(numbers.take().into_iter().max(), Some(400));
 }
+
+static FAILED_AFTER_A_SOURCE_ENDED: AtomicBool = AtomicBool::new(false);
+
+#[test]
+fn checkpoints_go_on_after_a_source_finished_and_restore_it_as_finished() {
+    let env = recovering_environment();
+    env.set_parallelism(1);
+    // A source that ends at once, and one that runs for a while and fails once late.
+    let quick = env.from_sequence(0, 49);
+    let slow = env.from_sequence(1000, 1299).map(|n: i64| {
+        std::thread::sleep(Duration::from_millis(1));
+        if n == 1250 && !FAILED_AFTER_A_SOURCE_ENDED.swap(true, Ordering::SeqCst) {
+            panic!("injected failure at record {n}");
+        }
+        n
+    });
+    let sums = quick
+        .union(&slow)
+        .map(|n| (n as u64 % 2, n as u64))
+        .key_by(|pair| pair.0)
+        .sum(1)
+        .collect_async();
+    let result = env.execute("a source ends early").unwrap();
+    assert!(FAILED_AFTER_A_SOURCE_ENDED.load(Ordering::SeqCst));
+    assert!(
+        result.get_completed_checkpoints() >= 3,
+        "checkpoints went on: {}",
+        result.get_completed_checkpoints()
+    );
+    // The quick source's records count once: restored as finished, it did not start over.
+    let expected_even: u64 = (0..50u64).chain(1000..1300).filter(|n| n % 2 == 0).sum();
+    let expected_odd: u64 = (0..50u64).chain(1000..1300).filter(|n| n % 2 == 1).sum();
+    assert_eq!(
+        final_sums(sums.take()),
+        [(0, expected_even), (1, expected_odd)]
+    );
+}

@@ -6,8 +6,9 @@
 //! task puts the barrier into its output between two batches, and the barrier reaches every
 //! other task through the channels, where input gates align it. A task acknowledges once the
 //! barrier passed its whole chain. A checkpoint that does not complete within the timeout is
-//! abandoned; one cannot complete once a task has finished (its input ended), so none is
-//! triggered after that.
+//! abandoned. A task that finished stands in every later checkpoint with its final state (a
+//! finished source with no split left), so bounded jobs go on checkpointing while any source
+//! runs.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -107,6 +108,10 @@ pub struct CheckpointHub {
     acknowledgements: Sender<Acknowledgement>,
     /// The newest completed checkpoint.
     completed: AtomicU64,
+    /// Tasks that finished, with the state they stand for in every later checkpoint.
+    finished: Mutex<BTreeMap<usize, TaskStateSnapshot>>,
+    /// Source tasks still running: only they put barriers into the job.
+    running_sources: AtomicUsize,
 }
 
 impl CheckpointHub {
@@ -140,6 +145,19 @@ impl CheckpointHub {
         });
     }
 
+    /// Task `task` finished; `final_state` stands for it in every later checkpoint (a finished
+    /// source: no split left; other tasks: nothing, their input having ended too). A finished
+    /// source no longer injects barriers.
+    pub(crate) fn task_finished(&self, task: usize, final_state: TaskStateSnapshot, source: bool) {
+        self.finished
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .insert(task, final_state);
+        if source {
+            self.running_sources.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
     /// The newest completed checkpoint (0 before the first).
     pub fn latest_completed(&self) -> CheckpointId {
         self.completed.load(Ordering::Acquire)
@@ -158,14 +176,21 @@ pub(crate) struct Coordinator {
 const POLL: Duration = Duration::from_millis(10);
 
 impl Coordinator {
-    /// A coordinator for a job of `tasks` tasks, and the hub its tasks use.
-    pub(crate) fn new(settings: CheckpointSettings, tasks: usize) -> (Self, Arc<CheckpointHub>) {
+    /// A coordinator for a job of `tasks` tasks of which `sources` read sources, and the hub
+    /// its tasks use.
+    pub(crate) fn new(
+        settings: CheckpointSettings,
+        tasks: usize,
+        sources: usize,
+    ) -> (Self, Arc<CheckpointHub>) {
         let (sender, receiver) = crossbeam_channel::unbounded();
         let hub = Arc::new(CheckpointHub {
             mode: settings.mode,
             triggered: Mutex::new(None),
             acknowledgements: sender,
             completed: AtomicU64::new(0),
+            finished: Mutex::new(BTreeMap::new()),
+            running_sources: AtomicUsize::new(sources),
         });
         let coordinator = Coordinator {
             settings,
@@ -179,7 +204,12 @@ impl Coordinator {
     /// Runs until every task has finished or the job stops; `finished` counts finished tasks.
     /// Besides the periodic checkpoints it takes savepoints when asked to.
     pub(crate) fn run(self, shared: &JobShared, finished: &AtomicUsize) {
-        let running = || !shared.is_cancelled() && finished.load(Ordering::Acquire) == 0;
+        // Checkpoints go on while some task runs and some source can still inject barriers.
+        let running = || {
+            !shared.is_cancelled()
+                && finished.load(Ordering::Acquire) < self.tasks
+                && self.hub.running_sources.load(Ordering::Acquire) > 0
+        };
         let mut next_start = Instant::now() + self.settings.interval;
         // Ids go on across restarts of the job.
         let mut id = shared.checkpoint_statistics().last_triggered;
@@ -278,6 +308,15 @@ impl Coordinator {
         while tasks.len() < self.tasks {
             if !running() || Instant::now() >= deadline {
                 return None;
+            }
+            for (task, state) in self
+                .hub
+                .finished
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .iter()
+            {
+                tasks.entry(*task).or_insert_with(|| state.clone());
             }
             match self.acknowledgements.recv_timeout(POLL) {
                 Ok(ack) if ack.checkpoint == barrier.id => {

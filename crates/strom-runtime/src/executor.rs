@@ -236,7 +236,14 @@ fn run(
 
     let (coordinator, hub) = match &settings.checkpointing {
         Some(checkpointing) => {
-            let (coordinator, hub) = Coordinator::new(checkpointing.clone(), plans.len());
+            let sources = plans
+                .iter()
+                .filter(|plan| {
+                    let head = job.vertices[plan.vertex].head;
+                    matches!(graph.nodes[head].body, NodeBody::Source(_))
+                })
+                .count();
+            let (coordinator, hub) = Coordinator::new(checkpointing.clone(), plans.len(), sources);
             (Some(coordinator), Some(hub))
         }
         None => (None, None),

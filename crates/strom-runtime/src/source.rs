@@ -398,7 +398,14 @@ impl<T: StreamData, S: Source<T>> SourceFactory for SourceNode<T, S> {
         // A finished source has no more event time to hold back (Flink does the same).
         let mut head = head.head;
         head.process_watermark(Watermark::MAX)?;
-        head.end_input()
+        head.end_input()?;
+        // In later checkpoints this source stands as read to the end.
+        let mut final_state = TaskStateSnapshot::default();
+        let nothing_left = encode_splits(std::iter::empty::<S::Split>())
+            .map_err(|error| TaskError::failed(&ctx.info, error))?;
+        final_state.add(&ctx.operator_id, &ctx.info.name, nothing_left);
+        control.finished(final_state, true);
+        Ok(())
     }
 }
 

@@ -250,6 +250,16 @@ impl TaskControl {
         })
     }
 
+    /// Tells the coordinator the task finished; `final_state` stands for it in later
+    /// checkpoints.
+    pub fn finished(&self, final_state: TaskStateSnapshot, source: bool) {
+        if let Some(checkpoints) = &self.checkpoints {
+            checkpoints
+                .hub
+                .task_finished(checkpoints.task, final_state, source);
+        }
+    }
+
     /// Tells the coordinator the task wrote its state for `checkpoint`.
     pub fn acknowledge(&self, checkpoint: CheckpointId, state: TaskStateSnapshot) {
         if let Some(checkpoints) = &self.checkpoints {
@@ -332,7 +342,11 @@ pub(crate) fn run_input_task<T>(
                 control.acknowledge(barrier.id, snapshot);
             }
             GateEvent::WakeUp => {}
-            GateEvent::EndOfInput => return head.end_input(),
+            GateEvent::EndOfInput => {
+                head.end_input()?;
+                control.finished(TaskStateSnapshot::default(), false);
+                return Ok(());
+            }
         }
         if let Some(now) = control.time.take_due() {
             head.on_processing_time(now)?;
