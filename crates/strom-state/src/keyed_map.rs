@@ -170,6 +170,11 @@ where
     pub fn restore(&mut self, key_group: usize, bytes: &[u8]) -> Result<(), StateRestoreError> {
         let entries: Vec<(K, V)> = postcard::from_bytes(bytes)
             .map_err(|error| StateRestoreError::Corrupt(key_group, error.to_string()))?;
+        // Every entry belongs to the one key group: make room once instead of growing.
+        if let Some((key, _)) = entries.first() {
+            let local = self.local_index(key_hash(key))?;
+            self.groups[local].reserve(entries.len(), |(k, _)| key_hash(k));
+        }
         for (key, value) in entries {
             match self.entry(key_hash(&key), key)? {
                 KeyedEntry::Occupied(existing) => *existing = value,
