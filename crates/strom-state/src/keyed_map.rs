@@ -160,8 +160,9 @@ where
             if table.is_empty() {
                 continue;
             }
-            let entries: Vec<&(K, V)> = table.iter().collect();
-            groups.insert(self.range.start + local, postcard::to_stdvec(&entries)?);
+            // Written straight from the table, as a sequence the restore reads as a vector.
+            let bytes = postcard::to_stdvec(&TableEntries(table))?;
+            groups.insert(self.range.start + local, bytes);
         }
         Ok(groups)
     }
@@ -184,6 +185,15 @@ where
             }
         }
         Ok(())
+    }
+}
+
+/// A key group's table, serialized as the sequence of its entries.
+struct TableEntries<'a, K, V>(&'a HashTable<(K, V)>);
+
+impl<K: Serialize, V: Serialize> Serialize for TableEntries<'_, K, V> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter())
     }
 }
 
