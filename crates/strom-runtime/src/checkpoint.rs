@@ -119,6 +119,7 @@ mod tests {
             name: "op".to_string(),
             keyed: groups.iter().map(|&g| (g, vec![g as u8])).collect(),
             operator: entries.iter().map(|e| e.as_bytes().to_vec()).collect(),
+            union: Vec::new(),
         };
         // Written at parallelism 2 over 8 key groups, restored at parallelism 3.
         let snapshots = [old(&[0, 2, 3], &["a", "b"]), old(&[4, 7], &["c"])];

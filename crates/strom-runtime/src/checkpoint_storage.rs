@@ -245,6 +245,7 @@ mod tests {
             name: "op".to_string(),
             keyed: BTreeMap::from([(3, vec![1, 2, 3])]),
             operator: vec![b"split".to_vec()],
+            union: vec![b"everyone".to_vec()],
         };
         CompletedCheckpoint {
             id,
