@@ -78,6 +78,23 @@ fn at_least_once_checkpoints_from_the_configuration() {
 }
 
 #[test]
+fn only_one_concurrent_checkpoint_is_accepted() {
+    let mut config = Configuration::new();
+    config
+        .set_string("execution.checkpointing.max-concurrent-checkpoints", "1")
+        .unwrap();
+    let error = config
+        .set_string("execution.checkpointing.max-concurrent-checkpoints", "2")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("execution.checkpointing.max-concurrent-checkpoints")
+            && error.contains("one at a time"),
+        "{error}"
+    );
+}
+
+#[test]
 fn a_bad_checkpointing_mode_names_the_key() {
     let mut config = Configuration::new();
     let error = config

@@ -266,6 +266,21 @@ impl OptionType for CheckpointingMode {
     }
 }
 
+/// The value of `execution.checkpointing.max-concurrent-checkpoints`: Strom's coordinator takes
+/// one checkpoint at a time (Flink's default), so only 1 is accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OneCheckpointAtATime;
+
+impl OptionType for OneCheckpointAtATime {
+    const EXPECTED: &'static str = "1 (checkpoints are taken one at a time)";
+    fn parse_value(text: &str) -> Option<Self> {
+        (text.trim() == "1").then_some(OneCheckpointAtATime)
+    }
+    fn to_value(&self) -> String {
+        "1".to_string()
+    }
+}
+
 /// A typed configuration key with its default, like Flink's `ConfigOption`.
 pub struct ConfigOption<T> {
     /// The key, in Flink's spelling.
@@ -325,6 +340,11 @@ pub mod options {
     /// Least time between the end of one checkpoint and the start of the next.
     pub const CHECKPOINTING_MIN_PAUSE: ConfigOption<Duration> =
         ConfigOption::new("execution.checkpointing.min-pause", Some("0 ms"));
+    /// Checkpoints in progress at once; only 1.
+    pub const MAX_CONCURRENT_CHECKPOINTS: ConfigOption<OneCheckpointAtATime> = ConfigOption::new(
+        "execution.checkpointing.max-concurrent-checkpoints",
+        Some("1"),
+    );
     /// Consecutive failed checkpoints a job tolerates before it fails.
     pub const TOLERABLE_FAILED_CHECKPOINTS: ConfigOption<u32> = ConfigOption::new(
         "execution.checkpointing.tolerable-failed-checkpoints",
@@ -397,7 +417,7 @@ fn validator<T: OptionType>(_: &ConfigOption<T>) -> Validator {
     }
 }
 
-fn known_keys() -> [(&'static str, Validator); 25] {
+fn known_keys() -> [(&'static str, Validator); 26] {
     use options::*;
     [
         (PARALLELISM_DEFAULT.key, validator(&PARALLELISM_DEFAULT)),
@@ -417,6 +437,10 @@ fn known_keys() -> [(&'static str, Validator); 25] {
         (
             CHECKPOINTING_MIN_PAUSE.key,
             validator(&CHECKPOINTING_MIN_PAUSE),
+        ),
+        (
+            MAX_CONCURRENT_CHECKPOINTS.key,
+            validator(&MAX_CONCURRENT_CHECKPOINTS),
         ),
         (
             TOLERABLE_FAILED_CHECKPOINTS.key,
