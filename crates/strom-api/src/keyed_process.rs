@@ -37,12 +37,6 @@ pub(crate) fn task_clock(ctx: &OperatorContext) -> impl Fn() -> Timestamp + Send
     move || time.current_processing_time()
 }
 
-/// The error for a part of a snapshot that an operator does not know: the snapshot is not this
-/// operator's.
-pub(crate) fn unknown_part(part: &str, key_group: usize) -> BoxError {
-    format!("the snapshot of key group {key_group} has an unknown part '{part}'").into()
-}
-
 /// Which clock a timer belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeDomain {
@@ -350,7 +344,7 @@ where
                 NAMED_STATES => self.named_states.restore(group, bytes)?,
                 EVENT_TIMERS => self.timers.event.restore(bytes)?,
                 PROCESSING_TIMERS => self.timers.processing.restore(bytes)?,
-                other => return Err(unknown_part(other, group)),
+                other => return Err(KeyGroupParts::unknown_part(other, group)),
             }
             Ok(())
         })?;

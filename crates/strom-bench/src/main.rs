@@ -170,6 +170,14 @@ fn wordcount(input: &PathBuf, mode: Mode, parallelism: usize) -> Result<String, 
     ))
 }
 
+/// The usual splitmix64 finalizer (the anchor's): spreads generated events over keys.
+pub(crate) fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// The process's peak resident memory so far, from `/proc/self/status` (0 where unknown).
 pub(crate) fn peak_rss_mb() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

@@ -1,11 +1,18 @@
 //! Event time: timestamps and watermarks, and parsing of durations in Flink's notation.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
 /// Milliseconds since the Unix epoch, as in Flink.
 pub type Timestamp = i64;
+
+/// The wall clock as a [`Timestamp`] (0 before the epoch).
+pub fn wall_clock_millis() -> Timestamp {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as Timestamp)
+}
 
 /// A watermark: the assertion that no record with a timestamp at or below it will follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use serde::{Deserialize, Serialize};
@@ -22,6 +22,7 @@ use strom_core::{CheckpointBarrier, CheckpointId, CheckpointingMode, Timestamp};
 use strom_core::key_group::KeyGroupRange;
 
 use strom_core::config::CheckpointRetention;
+use strom_core::time::wall_clock_millis;
 
 use crate::checkpoint::{OperatorStateSnapshot, RestoredOperatorState, TaskStateSnapshot};
 use crate::checkpoint_storage::{write_checkpoint, CheckpointStorage};
@@ -103,8 +104,10 @@ impl CompletedCheckpoint {
 /// What tasks and the coordinator share.
 pub struct CheckpointHub {
     mode: CheckpointingMode,
-    /// The newest triggered checkpoint's barrier.
+    /// The newest triggered checkpoint's barrier, and its id apart, so sources look for a new
+    /// barrier with one atomic read.
     triggered: Mutex<Option<CheckpointBarrier>>,
+    triggered_id: AtomicU64,
     acknowledgements: Sender<Acknowledgement>,
     /// The newest completed checkpoint.
     completed: AtomicU64,
@@ -123,6 +126,9 @@ impl CheckpointHub {
     /// The barrier a source should inject, if a checkpoint newer than `last_injected` was
     /// triggered.
     pub(crate) fn barrier_after(&self, last_injected: CheckpointId) -> Option<CheckpointBarrier> {
+        if self.triggered_id.load(Ordering::Acquire) <= last_injected {
+            return None;
+        }
         let triggered = *self
             .triggered
             .lock()
@@ -187,6 +193,7 @@ impl Coordinator {
         let hub = Arc::new(CheckpointHub {
             mode: settings.mode,
             triggered: Mutex::new(None),
+            triggered_id: AtomicU64::new(0),
             acknowledgements: sender,
             completed: AtomicU64::new(0),
             finished: Mutex::new(BTreeMap::new()),
@@ -232,6 +239,7 @@ impl Coordinator {
                 .triggered
                 .lock()
                 .unwrap_or_else(|poison| poison.into_inner()) = Some(barrier);
+            self.hub.triggered_id.store(id, Ordering::Release);
             match self.collect(barrier, started, &running) {
                 Some(checkpoint) => match self.persist(&checkpoint) {
                     Ok(()) => {
@@ -338,10 +346,4 @@ impl Coordinator {
             operators,
         })
     }
-}
-
-fn wall_clock_millis() -> Timestamp {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as Timestamp)
 }

@@ -9,8 +9,9 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use strom_core::time::wall_clock_millis;
 use strom_core::Timestamp;
 
 /// The processing-time clock and wake-up requests of one task, shared by its chained operators.
@@ -53,9 +54,7 @@ impl ProcessingTimeService {
     /// The current processing time in milliseconds.
     pub fn current_processing_time(&self) -> Timestamp {
         match &self.clock {
-            Clock::System => SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as Timestamp),
+            Clock::System => wall_clock_millis(),
             Clock::Manual(now) => now.load(Ordering::Acquire),
         }
     }

@@ -42,6 +42,11 @@ impl KeyGroupParts {
         postcard::from_bytes(bytes)
     }
 
+    /// The error for a part an operator does not know: the snapshot is not this operator's.
+    pub fn unknown_part(part: &str, key_group: usize) -> BoxError {
+        format!("the snapshot of key group {key_group} has an unknown part '{part}'").into()
+    }
+
     /// Calls `restore(key_group, part, bytes)` for every part of every key group's blob.
     pub fn restore_each(
         blobs: &BTreeMap<usize, Vec<u8>>,

@@ -16,6 +16,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use strom_core::key_group::KeyGroupRange;
+use strom_core::time::wall_clock_millis;
 use strom_core::Timestamp;
 
 use serde::de::DeserializeOwned;
@@ -256,7 +257,7 @@ impl<K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Keyed
             max_parallelism,
             states: HashMap::new(),
             pending: HashMap::new(),
-            clock: Arc::new(wall_clock),
+            clock: Arc::new(wall_clock_millis),
             _key: PhantomData,
         }
     }
@@ -268,13 +269,14 @@ impl<K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Keyed
     }
 
     /// The table of state `name`, created on first use as `kind` with values `V` (from what a
-    /// restore left for it, if anything) and time to live `ttl`.
+    /// restore left for it, if anything) and time to live `ttl`; with the processing time when
+    /// its values expire.
     fn table<N, V>(
         &mut self,
         name: &'static str,
         kind: &str,
         ttl: Option<StateTtlConfig>,
-    ) -> Result<&mut StateTable<K, N, V>, StateError>
+    ) -> Result<(&mut StateTable<K, N, V>, Timestamp), StateError>
     where
         N: Send + Serialize + DeserializeOwned + 'static,
         V: Send + Serialize + DeserializeOwned + 'static,
@@ -316,6 +318,7 @@ impl<K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Keyed
             let table: Box<dyn ErasedTable> = Box::new(table);
             self.states.insert(id, NamedState { table, description });
         }
+        let clock = &self.clock;
         let state = self.states.get_mut(&id).expect("inserted above");
         let description = &state.description;
         match state
@@ -323,7 +326,11 @@ impl<K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Keyed
             .as_any_mut()
             .downcast_mut::<StateTable<K, N, V>>()
         {
-            Some(table) if description.starts_with(kind) => Ok(table),
+            Some(table) if description.starts_with(kind) => {
+                // The clock is read only for states that expire.
+                let now = if table.ttl.is_some() { clock() } else { 0 };
+                Ok((table, now))
+            }
             _ => Err(StateError::TypeMismatch {
                 name: name.to_string(),
                 existing: description.clone(),
@@ -394,8 +401,7 @@ where
         kind: &str,
         ttl: Option<StateTtlConfig>,
     ) -> Result<Slot<'a, K, N, V>, StateError> {
-        let now = (self.backend.clock)();
-        let table = self.backend.table::<N, V>(name, kind, ttl)?;
+        let (table, now) = self.backend.table::<N, V>(name, kind, ttl)?;
         Ok(Slot {
             table,
             key: self.key,
@@ -518,6 +524,9 @@ impl<K: Hash + Eq + Clone, N: Eq + Clone, V> Slot<'_, K, N, V> {
 
     /// Drops the value when it has expired.
     fn drop_if_expired(&mut self) {
+        if self.table.ttl.is_none() {
+            return;
+        }
         let expired = self
             .table
             .values
@@ -572,13 +581,6 @@ impl<K: Hash + Eq + Clone, N: Eq + Clone, V> Slot<'_, K, N, V> {
             self.table.values.remove(self.hash, self.key);
         }
     }
-}
-
-/// Processing time when no task clock is given: the wall clock, in milliseconds.
-fn wall_clock() -> Timestamp {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as Timestamp)
 }
 
 /// One value per key and namespace (Flink's `ValueState`).

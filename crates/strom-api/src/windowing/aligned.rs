@@ -29,7 +29,7 @@ use super::contents::{WindowContents, WindowFunction};
 use super::functions::WindowContext;
 use super::operator::{MISSING_TIMESTAMP, NAMED_STATES, WINDOWS};
 use super::window::Window;
-use crate::keyed_process::{task_clock, unknown_part};
+use crate::keyed_process::task_clock;
 
 /// The contents of one open window for every key that has records in it.
 struct WindowTable<K, W, Acc> {
@@ -180,7 +180,7 @@ where
             let Some(element) = element else {
                 break;
             };
-            self.add(key.clone(), hash, window, element, timestamp, now, out)?;
+            self.add(&key, hash, window, element, timestamp, now, out)?;
         }
         self.assigned = assigned;
         let late = timestamp.saturating_add(self.allowed_lateness) <= self.watermark;
@@ -199,7 +199,7 @@ where
     #[inline]
     fn add(
         &mut self,
-        key: K,
+        key: &K,
         hash: u64,
         window: A::W,
         value: T,
@@ -219,7 +219,7 @@ where
         let evaluator = &mut self.evaluator;
         let contents = &evaluator.contents;
         let (key_groups, range) = (&self.key_groups, self.key_group_range);
-        let position = table.position_or_insert(&key, hash, || {
+        let position = table.position_or_insert(key, hash, || {
             // A new key for this window: make sure this subtask owns it.
             let key_group = key_groups.key_group(hash);
             if range.contains(key_group) {
@@ -233,7 +233,7 @@ where
         if end <= self.watermark {
             let at = Evaluation {
                 window: &table.window,
-                key: &key,
+                key,
                 hash,
                 watermark: self.watermark,
                 now,
@@ -468,7 +468,7 @@ where
             match part {
                 WINDOWS => self.restore_windows(bytes)?,
                 NAMED_STATES => self.evaluator.states.restore(group, bytes)?,
-                other => return Err(unknown_part(other, group)),
+                other => return Err(KeyGroupParts::unknown_part(other, group)),
             }
             Ok(())
         })

@@ -26,7 +26,7 @@ use super::functions::WindowContext;
 use super::open_windows::OpenWindows;
 use super::triggers::{TimerAction, Trigger, TriggerContext, TriggerResult};
 use super::window::Window;
-use crate::keyed_process::{task_clock, unknown_part};
+use crate::keyed_process::task_clock;
 
 /// The parts of a window operator's state in a checkpoint, per key group.
 pub(super) const WINDOWS: &str = "windows";
@@ -657,7 +657,7 @@ where
                 NAMED_STATES => logic.states.restore(group, bytes)?,
                 EVENT_TIMERS => logic.timers.event.restore(bytes)?,
                 PROCESSING_TIMERS => logic.timers.processing.restore(bytes)?,
-                other => return Err(unknown_part(other, group)),
+                other => return Err(KeyGroupParts::unknown_part(other, group)),
             }
             Ok(())
         })?;

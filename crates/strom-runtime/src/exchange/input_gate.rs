@@ -380,20 +380,6 @@ mod tests {
         ));
     }
 
-    /// Everything the gate has to say until it would block.
-    fn drain(gate: &mut InputGate<u32>) -> Vec<String> {
-        let time = ProcessingTimeService::manual(0);
-        time.request_wakeup(0);
-        let mut seen = Vec::new();
-        loop {
-            match gate.next(|| Ok(()), || false, &time).unwrap() {
-                GateEvent::WakeUp => return seen,
-                GateEvent::Watermark(w) => seen.push(format!("watermark {}", w.0)),
-                other => seen.push(format!("{other:?}")),
-            }
-        }
-    }
-
     #[test]
     fn idle_channels_do_not_hold_event_time_back_until_they_catch_up() {
         let (s0, r0) = channel(16);
@@ -454,14 +440,14 @@ mod tests {
             ),
             GateEvent::Barrier(barrier) => format!("barrier {}", barrier.id),
             GateEvent::Watermark(w) => format!("watermark {}", w.0),
-            GateEvent::WatermarkStatus(status) => format!("{status:?}"),
+            GateEvent::WatermarkStatus(status) => format!("WatermarkStatus({status:?})"),
             GateEvent::WakeUp => "wake-up".to_string(),
             GateEvent::EndOfInput => "end".to_string(),
         }
     }
 
     /// Everything the gate hands on until it would block, named.
-    fn drain_named(gate: &mut InputGate<u32>) -> Vec<String> {
+    fn drain(gate: &mut InputGate<u32>) -> Vec<String> {
         let time = ProcessingTimeService::manual(0);
         time.request_wakeup(0);
         let mut seen = Vec::new();
@@ -482,12 +468,12 @@ mod tests {
         s0.send(barrier(1)).unwrap();
         s0.send(records(&[2])).unwrap(); // after the barrier: waits for the alignment
         s1.send(records(&[10])).unwrap();
-        assert_eq!(drain_named(&mut gate), ["records [1]", "records [10]"]);
+        assert_eq!(drain(&mut gate), ["records [1]", "records [10]"]);
         s1.send(records(&[11])).unwrap();
         s1.send(barrier(1)).unwrap();
         s1.send(records(&[12])).unwrap();
         assert_eq!(
-            drain_named(&mut gate),
+            drain(&mut gate),
             ["records [11]", "barrier 1", "records [2]", "records [12]"]
         );
     }
@@ -501,9 +487,9 @@ mod tests {
         s0.send(barrier(1)).unwrap();
         s0.send(records(&[2])).unwrap();
         s1.send(records(&[10])).unwrap();
-        assert_eq!(drain_named(&mut gate), ["records [10]", "records [2]"]);
+        assert_eq!(drain(&mut gate), ["records [10]", "records [2]"]);
         s1.send(barrier(1)).unwrap();
-        assert_eq!(drain_named(&mut gate), ["barrier 1"]);
+        assert_eq!(drain(&mut gate), ["barrier 1"]);
     }
 
     #[test]
@@ -515,17 +501,17 @@ mod tests {
         // A channel that ends during an alignment sends no barrier: the others suffice.
         s0.send(barrier(1)).unwrap();
         s1.send(barrier(1)).unwrap();
-        assert_eq!(drain_named(&mut gate), Vec::<String>::new());
+        assert_eq!(drain(&mut gate), Vec::<String>::new());
         s2.send(StreamElement::EndOfInput).unwrap();
-        assert_eq!(drain_named(&mut gate), ["barrier 1"]);
+        assert_eq!(drain(&mut gate), ["barrier 1"]);
         // A newer barrier abandons the checkpoint being aligned.
         s0.send(barrier(2)).unwrap();
         s1.send(barrier(3)).unwrap();
         s0.send(barrier(3)).unwrap();
-        assert_eq!(drain_named(&mut gate), ["barrier 3"]);
+        assert_eq!(drain(&mut gate), ["barrier 3"]);
         // A barrier of a checkpoint already handed on is ignored.
         s1.send(barrier(2)).unwrap();
         s1.send(records(&[5])).unwrap();
-        assert_eq!(drain_named(&mut gate), ["records [5]"]);
+        assert_eq!(drain(&mut gate), ["records [5]"]);
     }
 }
