@@ -51,6 +51,14 @@ pub enum StateError {
         /// What went wrong.
         message: String,
     },
+    /// A state's value cannot be encoded for a checkpoint.
+    #[error("state '{name}' cannot be written: {message}")]
+    Write {
+        /// The state's name.
+        name: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The current key belongs to a key group this subtask does not own.
     #[error(transparent)]
     ForeignKeyGroup(#[from] ForeignKeyGroup),
@@ -997,6 +1005,15 @@ mod tests {
                 .value()
                 .copied()
         };
+        let write =
+            |states: &mut KeyedStateBackend<String>, d: &ValueStateDescriptor<u64>, v: u64| {
+                states
+                    .scope(&key, hash, &())
+                    .get_state(d)
+                    .unwrap()
+                    .update(v)
+                    .unwrap()
+            };
 
         // Written at 0, expired from 100 on; never returned once expired.
         let written = ValueStateDescriptor::<u64>::new("written").enable_time_to_live(ttl(
@@ -1004,12 +1021,7 @@ mod tests {
             StateVisibility::NeverReturnExpired,
         ));
         let (mut states, now) = clocked();
-        states
-            .scope(&key, hash, &())
-            .get_state(&written)
-            .unwrap()
-            .update(7)
-            .unwrap();
+        write(&mut states, &written, 7);
         now.store(99, SeqCst);
         assert_eq!(value(&mut states, &written), Some(7));
         now.store(100, SeqCst);
@@ -1023,12 +1035,7 @@ mod tests {
             StateVisibility::NeverReturnExpired,
         ));
         let (mut states, now) = clocked();
-        states
-            .scope(&key, hash, &())
-            .get_state(&read)
-            .unwrap()
-            .update(8)
-            .unwrap();
+        write(&mut states, &read, 8);
         now.store(60, SeqCst);
         assert_eq!(value(&mut states, &read), Some(8));
         now.store(150, SeqCst);
@@ -1042,12 +1049,7 @@ mod tests {
             StateVisibility::ReturnExpiredIfNotCleanedUp,
         ));
         let (mut states, now) = clocked();
-        states
-            .scope(&key, hash, &())
-            .get_state(&lenient)
-            .unwrap()
-            .update(9)
-            .unwrap();
+        write(&mut states, &lenient, 9);
         now.store(500, SeqCst);
         assert_eq!(value(&mut states, &lenient), Some(9));
         let total = ReducingStateDescriptor::new("total", |a: u64, b: u64| a + b)

@@ -102,7 +102,7 @@ impl OperatorStateStore {
             .iter()
             .map(|element| postcard::to_stdvec(element))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|error| StateError::Restore {
+            .map_err(|error| StateError::Write {
                 name: descriptor.name().to_string(),
                 message: error.to_string(),
             })?;

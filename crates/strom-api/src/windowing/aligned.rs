@@ -28,6 +28,7 @@ use super::assigners::WindowAssigner;
 use super::contents::{WindowContents, WindowFunction};
 use super::functions::WindowContext;
 use super::operator::{MISSING_TIMESTAMP, NAMED_STATES, WINDOWS};
+use super::routing::{add_to_windows, emit_if_late};
 use super::window::Window;
 use crate::keyed_process::task_clock;
 
@@ -164,31 +165,23 @@ where
         let mut assigned = std::mem::take(&mut self.assigned);
         self.assigner
             .assign_windows(&value, timestamp, &mut assigned);
-        let count = assigned.len();
-        let mut value = Some(value);
-        let mut skipped = true;
-        for (index, window) in assigned.drain(..).enumerate() {
-            if self.cleanup_time(&window) <= self.watermark {
-                continue;
-            }
-            skipped = false;
-            let element = if index + 1 == count {
-                value.take()
-            } else {
-                value.clone()
-            };
-            let Some(element) = element else {
-                break;
-            };
-            self.add(&key, hash, window, element, timestamp, now, out)?;
-        }
+        let unrouted = add_to_windows(
+            self,
+            &mut assigned,
+            value,
+            |op, window| (op.cleanup_time(&window) > op.watermark).then_some(window),
+            |op, window, element| op.add(&key, hash, window, element, timestamp, now, out),
+        );
         self.assigned = assigned;
-        let late = timestamp.saturating_add(self.allowed_lateness) <= self.watermark;
-        if skipped && late {
-            if let (Some(tag), Some(value)) = (&self.late_data_tag, value) {
-                out.side
-                    .collect(tag, StreamRecord::with_timestamp(value, timestamp));
-            }
+        if let Some(value) = unrouted? {
+            emit_if_late(
+                value,
+                timestamp,
+                self.allowed_lateness,
+                self.watermark,
+                self.late_data_tag.as_deref(),
+                &mut out.side,
+            );
         }
         Ok(())
     }

@@ -13,6 +13,7 @@ mod evictors;
 mod functions;
 mod open_windows;
 mod operator;
+mod routing;
 mod triggers;
 mod window;
 mod windowed_stream;

@@ -24,6 +24,7 @@ use super::assigners::WindowAssigner;
 use super::contents::{WindowContents, WindowFunction};
 use super::functions::WindowContext;
 use super::open_windows::OpenWindows;
+use super::routing::{add_to_windows, emit_if_late};
 use super::triggers::{TimerAction, Trigger, TriggerContext, TriggerResult};
 use super::window::Window;
 use crate::keyed_process::task_clock;
@@ -536,43 +537,41 @@ where
             .windows
             .get_or_insert_with(hash, &key, OpenWindows::new)?;
         let merging = logic.settings.assigner.is_merging();
-        let mut skipped = true;
-        let mut value = Some(value);
-        let count = assigned.len();
-        for (index, window) in assigned.drain(..).enumerate() {
-            let window = if merging {
-                logic.merge(slots, &key, hash, window, now)
-            } else {
-                window
-            };
-            if logic.is_window_late(&window) {
+        let unrouted = add_to_windows(
+            &mut (&mut *logic, &mut *slots),
+            assigned,
+            value,
+            |(logic, slots), window| {
+                let window = if merging {
+                    logic.merge(slots, &key, hash, window, now)
+                } else {
+                    window
+                };
+                if !logic.is_window_late(&window) {
+                    return Some(window);
+                }
                 if merging {
                     slots.retain(|slot| slot.window != window);
                 }
-                continue;
-            }
-            skipped = false;
-            let element = if index + 1 == count {
-                value.take()
-            } else {
-                value.clone()
-            };
-            let Some(element) = element else {
-                break;
-            };
-            let record = StreamRecord::with_timestamp(element, timestamp);
-            logic.add(slots, &key, hash, window, record, now, out)?;
-        }
+                None
+            },
+            |(logic, slots), window, element| {
+                let record = StreamRecord::with_timestamp(element, timestamp);
+                logic.add(slots, &key, hash, window, record, now, out)
+            },
+        )?;
         if slots.is_empty() {
             self.windows.remove(hash, &key);
         }
-        let late = event_time
-            && timestamp.saturating_add(logic.settings.allowed_lateness) <= logic.timers.watermark;
-        if skipped && late {
-            if let (Some(tag), Some(value)) = (&logic.settings.late_data_tag, value) {
-                out.side
-                    .collect(tag, StreamRecord::with_timestamp(value, timestamp));
-            }
+        if let (true, Some(value)) = (event_time, unrouted) {
+            emit_if_late(
+                value,
+                timestamp,
+                logic.settings.allowed_lateness,
+                logic.timers.watermark,
+                logic.settings.late_data_tag.as_deref(),
+                &mut out.side,
+            );
         }
         Ok(())
     }
