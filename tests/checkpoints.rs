@@ -3,7 +3,7 @@
 //! without changing its results, in both checkpointing modes; a failed job restarts from the
 //! latest completed checkpoint (source positions and keyed state restored).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use strom::prelude::*;
@@ -172,6 +172,48 @@ fn without_checkpoints_a_restart_starts_over() {
         .collect_async();
     env.execute("starting over").unwrap();
     assert_eq!(final_sums(sums.take()), EXPECTED);
+}
+
+/// Runs a job that fails on every attempt under the failure-rate strategy and returns how
+/// many times it ran.
+fn attempts_under_failure_rate(max_failures: &str) -> (usize, JobError) {
+    static ATTEMPTS: AtomicUsize = AtomicUsize::new(0);
+    ATTEMPTS.store(0, Ordering::SeqCst);
+    let mut config = Configuration::new();
+    for (key, value) in [
+        ("restart-strategy.type", "failure-rate"),
+        (
+            "restart-strategy.failure-rate.max-failures-per-interval",
+            max_failures,
+        ),
+        (
+            "restart-strategy.failure-rate.failure-rate-interval",
+            "1 min",
+        ),
+        ("restart-strategy.failure-rate.delay", "5 ms"),
+    ] {
+        config.set_string(key, value).unwrap();
+    }
+    let env = StreamExecutionEnvironment::get_execution_environment_with_config(config);
+    env.from_sequence(0, 9)
+        .map(|n: i64| {
+            if n == 5 {
+                ATTEMPTS.fetch_add(1, Ordering::SeqCst);
+                panic!("always fails at 5");
+            }
+            n
+        })
+        .sink_to(DiscardingSink::new());
+    let error = env.execute("failing at a rate").unwrap_err();
+    (ATTEMPTS.load(Ordering::SeqCst), error)
+}
+
+#[test]
+fn the_failure_rate_strategy_restarts_until_too_many_failures_fall_in_one_interval() {
+    let (attempts, error) = attempts_under_failure_rate("3");
+    // Three failures within the minute are restarted from; the fourth fails the job.
+    assert_eq!(attempts, 4);
+    assert!(error.to_string().contains("always fails at 5"), "{error}");
 }
 
 /// A checkpointing environment whose jobs restart quickly, with records sent one at a time.

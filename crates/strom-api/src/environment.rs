@@ -717,5 +717,14 @@ fn restart_strategy(config: &Configuration, checkpointing_in_program: bool) -> R
                 .get(&options::EXPONENTIAL_DELAY_BACKOFF_MULTIPLIER)
                 .unwrap_or(1.5),
         },
+        RestartStrategyType::FailureRate => RestartStrategy::FailureRate {
+            max_failures_per_interval: config.get(&options::FAILURE_RATE_MAX_FAILURES).unwrap_or(1),
+            interval: config
+                .get(&options::FAILURE_RATE_INTERVAL)
+                .unwrap_or(Duration::from_secs(60)),
+            delay: config
+                .get(&options::FAILURE_RATE_DELAY)
+                .unwrap_or(Duration::from_secs(1)),
+        },
     }
 }

@@ -127,15 +127,18 @@ pub enum RestartStrategyType {
     FixedDelay,
     /// Restarts with a delay that grows after each failure up to a maximum.
     ExponentialDelay,
+    /// Restarts a fixed delay apart while failures stay under a rate.
+    FailureRate,
 }
 
 impl OptionType for RestartStrategyType {
-    const EXPECTED: &'static str = "one of none, fixed-delay, exponential-delay";
+    const EXPECTED: &'static str = "one of none, fixed-delay, exponential-delay, failure-rate";
     fn parse_value(text: &str) -> Option<Self> {
         match text.trim().to_ascii_lowercase().as_str() {
             "none" | "off" | "disable" => Some(RestartStrategyType::None),
             "fixed-delay" | "fixeddelay" => Some(RestartStrategyType::FixedDelay),
             "exponential-delay" | "exponentialdelay" => Some(RestartStrategyType::ExponentialDelay),
+            "failure-rate" | "failurerate" => Some(RestartStrategyType::FailureRate),
             _ => None,
         }
     }
@@ -144,6 +147,7 @@ impl OptionType for RestartStrategyType {
             RestartStrategyType::None => "none",
             RestartStrategyType::FixedDelay => "fixed-delay",
             RestartStrategyType::ExponentialDelay => "exponential-delay",
+            RestartStrategyType::FailureRate => "failure-rate",
         }
         .to_string()
     }
@@ -393,6 +397,20 @@ pub mod options {
         "restart-strategy.exponential-delay.backoff-multiplier",
         Some("1.5"),
     );
+    /// Failures the failure-rate strategy restarts from within one interval; one more fails
+    /// the job.
+    pub const FAILURE_RATE_MAX_FAILURES: ConfigOption<u32> = ConfigOption::new(
+        "restart-strategy.failure-rate.max-failures-per-interval",
+        Some("1"),
+    );
+    /// The sliding interval the failure-rate strategy counts failures in.
+    pub const FAILURE_RATE_INTERVAL: ConfigOption<Duration> = ConfigOption::new(
+        "restart-strategy.failure-rate.failure-rate-interval",
+        Some("1 min"),
+    );
+    /// Time between failure-rate restarts.
+    pub const FAILURE_RATE_DELAY: ConfigOption<Duration> =
+        ConfigOption::new("restart-strategy.failure-rate.delay", Some("1 s"));
     /// Slots of the embedded task manager; defaults to what the job needs.
     pub const NUMBER_OF_TASK_SLOTS: ConfigOption<NonZeroUsize> =
         ConfigOption::new("taskmanager.numberOfTaskSlots", None);
@@ -417,7 +435,7 @@ fn validator<T: OptionType>(_: &ConfigOption<T>) -> Validator {
     }
 }
 
-fn known_keys() -> [(&'static str, Validator); 26] {
+fn known_keys() -> [(&'static str, Validator); 29] {
     use options::*;
     [
         (PARALLELISM_DEFAULT.key, validator(&PARALLELISM_DEFAULT)),
@@ -457,6 +475,12 @@ fn known_keys() -> [(&'static str, Validator); 26] {
         (RESTART_STRATEGY.key, validator(&RESTART_STRATEGY)),
         (FIXED_DELAY_ATTEMPTS.key, validator(&FIXED_DELAY_ATTEMPTS)),
         (FIXED_DELAY_DELAY.key, validator(&FIXED_DELAY_DELAY)),
+        (
+            FAILURE_RATE_MAX_FAILURES.key,
+            validator(&FAILURE_RATE_MAX_FAILURES),
+        ),
+        (FAILURE_RATE_INTERVAL.key, validator(&FAILURE_RATE_INTERVAL)),
+        (FAILURE_RATE_DELAY.key, validator(&FAILURE_RATE_DELAY)),
         (
             EXPONENTIAL_DELAY_INITIAL_BACKOFF.key,
             validator(&EXPONENTIAL_DELAY_INITIAL_BACKOFF),

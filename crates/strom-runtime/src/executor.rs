@@ -24,7 +24,7 @@ use crate::exchange::PartitionerKind;
 use crate::graph::{JobGraph, NodeBody, NodeOutputs, StreamGraph};
 use crate::operator::OperatorContext;
 use crate::processing_time::ProcessingTimeService;
-use crate::restart::RestartStrategy;
+use crate::restart::{RestartHistory, RestartStrategy};
 use crate::source::SplitAssignment;
 pub use crate::task::{JobShared, TaskControl};
 
@@ -99,6 +99,7 @@ fn run_with_restarts(
         Some(path) => Some(Arc::new(initial_checkpoint(job, settings, path, job_id)?)),
         None => None,
     };
+    let mut history = RestartHistory::new(settings.restart.clone());
     for restart in 1.. {
         let error = match run(
             graph,
@@ -117,7 +118,7 @@ fn run_with_restarts(
         };
         let delay = match &error {
             JobError::Failed { .. } if !shared.is_cancel_requested() => {
-                settings.restart.delay_before(restart)
+                history.on_failure(Instant::now())
             }
             _ => None,
         };
