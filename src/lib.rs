@@ -41,6 +41,10 @@ pub use strom_state as state;
 
 /// Everything a job needs: `use strom::prelude::*;`.
 pub mod prelude {
+    pub use strom_api::broadcast::{
+        BroadcastContext, BroadcastStream, KeyedBroadcastConnectedStream,
+        KeyedBroadcastProcessFunction, ReadOnlyContext,
+    };
     pub use strom_api::connected::{
         CoFlatMapFunction, CoMapFunction, CoProcessFunction, ConnectedStreams, Either,
         KeyedCoProcessFunction, KeyedConnectedStreams,
@@ -87,8 +91,9 @@ pub mod prelude {
     pub use strom_runtime::JobError;
     pub use strom_state::{
         AggregatingState, AggregatingStateDescriptor, ListState, ListStateDescriptor, MapState,
-        MapStateDescriptor, OperatorStateStore, ReducingState, ReducingStateDescriptor, StateError,
-        StateTtlConfig, StateVisibility, UpdateType, ValueState, ValueStateDescriptor,
+        MapStateDescriptor, OperatorStateStore, ReducingState, ReducingStateDescriptor,
+        StateDescriptor, StateError, StateTtlConfig, StateVisibility, UpdateType, ValueState,
+        ValueStateDescriptor,
     };
 }
 

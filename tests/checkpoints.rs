@@ -11,6 +11,7 @@ use strom::prelude::*;
 mod common;
 
 use common::events::SameAsEventTime;
+use common::recovering_environment;
 
 /// A job that runs a few hundred milliseconds: every record takes a millisecond at the source.
 /// Records travel one at a time (no buffer timeout), so a barrier is never stuck behind a
@@ -214,19 +215,6 @@ fn the_failure_rate_strategy_restarts_until_too_many_failures_fall_in_one_interv
     // Three failures within the minute are restarted from; the fourth fails the job.
     assert_eq!(attempts, 4);
     assert!(error.to_string().contains("always fails at 5"), "{error}");
-}
-
-/// A checkpointing environment whose jobs restart quickly, with records sent one at a time.
-fn recovering_environment() -> StreamExecutionEnvironment {
-    let env = StreamExecutionEnvironment::get_execution_environment();
-    env.set_parallelism(2);
-    env.set_buffer_timeout(Duration::ZERO);
-    env.enable_checkpointing(Duration::from_millis(20));
-    env.set_restart_strategy(RestartStrategy::FixedDelay {
-        attempts: 3,
-        delay: Duration::from_millis(10),
-    });
-    env
 }
 
 /// `0..2000` with event time `n` ms, slowly; fails once at 1500 (`failed` remembers).

@@ -6,6 +6,10 @@ use std::process::{Command, Output};
 
 pub mod events;
 
+use std::time::Duration;
+
+use strom::prelude::*;
+
 /// A fresh, empty directory for one test.
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("strom-test-{name}-{}", std::process::id()));
@@ -70,4 +74,17 @@ pub fn reference_counts(text: &str) -> std::collections::BTreeMap<String, u64> {
         }
     }
     counts
+}
+
+/// A checkpointing environment whose jobs restart quickly, with records sent one at a time.
+pub fn recovering_environment() -> StreamExecutionEnvironment {
+    let env = StreamExecutionEnvironment::get_execution_environment();
+    env.set_parallelism(2);
+    env.set_buffer_timeout(Duration::ZERO);
+    env.enable_checkpointing(Duration::from_millis(20));
+    env.set_restart_strategy(RestartStrategy::FixedDelay {
+        attempts: 3,
+        delay: Duration::from_millis(10),
+    });
+    env
 }

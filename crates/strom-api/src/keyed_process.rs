@@ -280,6 +280,41 @@ where
         result
     }
 
+    /// Processes one record of its key.
+    pub(crate) fn process_record(
+        &mut self,
+        record: StreamRecord<KeyedRecord<K, I>>,
+        out: &mut Output<O>,
+    ) -> Result<(), BoxError> {
+        let KeyedRecord { key, hash, value } = record.value;
+        self.with_key(
+            &key,
+            hash,
+            record.timestamp,
+            None,
+            out,
+            |function, ctx, collector| function.process_element(value, ctx, collector),
+        )
+    }
+
+    /// The function, the named states of every key, the current watermark and the clock: what
+    /// an element that belongs to no key (a broadcast element) may use.
+    pub(crate) fn keyless_parts(
+        &mut self,
+    ) -> (
+        &mut P,
+        &mut KeyedStateBackend<K>,
+        Timestamp,
+        &ProcessingTimeService,
+    ) {
+        (
+            &mut self.function,
+            &mut self.named_states,
+            self.timers.watermark,
+            &self.timers.time,
+        )
+    }
+
     fn fire(
         &mut self,
         timer: Timer<K, ()>,
@@ -360,15 +395,7 @@ where
         out: &mut Output<O>,
     ) -> Result<(), BoxError> {
         for record in batch {
-            let KeyedRecord { key, hash, value } = record.value;
-            self.with_key(
-                &key,
-                hash,
-                record.timestamp,
-                None,
-                out,
-                |function, ctx, collector| function.process_element(value, ctx, collector),
-            )?;
+            self.process_record(record, out)?;
         }
         Ok(())
     }

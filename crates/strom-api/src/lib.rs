@@ -7,6 +7,7 @@
 //! `DataStream` API in snake_case.
 #![deny(clippy::clone_on_ref_ptr)]
 
+pub mod broadcast;
 mod combiner;
 pub mod connected;
 mod datastream;

@@ -20,8 +20,9 @@ pub struct OperatorStateSnapshot {
     /// Operator state: entries redistributed across subtasks on restore.
     pub operator: Vec<Vec<u8>>,
     /// Union operator state: on restore every subtask gets every subtask's entries.
-    #[serde(default)]
     pub union: Vec<Vec<u8>>,
+    /// Broadcast state: the same in every subtask; on restore each subtask gets one copy.
+    pub broadcast: Vec<Vec<u8>>,
 }
 
 impl OperatorStateSnapshot {
@@ -43,7 +44,10 @@ impl OperatorStateSnapshot {
 
     /// Whether the operator wrote nothing.
     pub fn is_empty(&self) -> bool {
-        self.keyed.is_empty() && self.operator.is_empty() && self.union.is_empty()
+        self.keyed.is_empty()
+            && self.operator.is_empty()
+            && self.union.is_empty()
+            && self.broadcast.is_empty()
     }
 }
 
@@ -74,6 +78,8 @@ pub struct RestoredOperatorState {
     pub operator: Vec<Vec<u8>>,
     /// Every subtask's union operator state entries.
     pub union: Vec<Vec<u8>>,
+    /// One copy of the broadcast state (all subtasks wrote the same).
+    pub broadcast: Vec<Vec<u8>>,
 }
 
 impl RestoredOperatorState {
@@ -101,10 +107,16 @@ impl RestoredOperatorState {
             .iter()
             .flat_map(|snapshot| snapshot.union.iter().cloned())
             .collect();
+        // Old subtasks' copies are spread over the new ones, as Flink does.
+        let broadcast = match snapshots.len() {
+            0 => Vec::new(),
+            old => snapshots[subtask % old].broadcast.clone(),
+        };
         RestoredOperatorState {
             keyed,
             operator,
             union,
+            broadcast,
         }
     }
 }
@@ -114,12 +126,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn key_groups_follow_their_owner_and_operator_entries_are_dealt_out() {
+    fn key_groups_follow_their_owner_operator_entries_are_dealt_out_and_broadcast_copied() {
         let old = |groups: &[usize], entries: &[&str]| OperatorStateSnapshot {
             name: "op".to_string(),
             keyed: groups.iter().map(|&g| (g, vec![g as u8])).collect(),
             operator: entries.iter().map(|e| e.as_bytes().to_vec()).collect(),
             union: Vec::new(),
+            broadcast: vec![groups.iter().map(|&g| g as u8).collect()],
         };
         // Written at parallelism 2 over 8 key groups, restored at parallelism 3.
         let snapshots = [old(&[0, 2, 3], &["a", "b"]), old(&[4, 7], &["c"])];
@@ -142,6 +155,12 @@ mod tests {
                 vec![b"b".to_vec()],
                 vec![b"c".to_vec()]
             ]
+        );
+        // Each new subtask takes one old subtask's broadcast copy, in turn.
+        let broadcast: Vec<Vec<Vec<u8>>> = restored.iter().map(|r| r.broadcast.clone()).collect();
+        assert_eq!(
+            broadcast,
+            [vec![vec![0, 2, 3]], vec![vec![4, 7]], vec![vec![0, 2, 3]]]
         );
     }
 }

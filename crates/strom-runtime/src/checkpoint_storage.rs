@@ -17,7 +17,7 @@ use crate::checkpoint_coordinator::CompletedCheckpoint;
 /// The first bytes of every checkpoint file.
 const MAGIC: &[u8; 8] = b"STROMCHK";
 /// The format this build writes and reads.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 /// Magic, version, state length and checksum.
 const HEADER_BYTES: usize = 8 + 4 + 8 + 4;
 /// The file of a checkpoint directory.
@@ -246,6 +246,7 @@ mod tests {
             keyed: BTreeMap::from([(3, vec![1, 2, 3])]),
             operator: vec![b"split".to_vec()],
             union: vec![b"everyone".to_vec()],
+            broadcast: vec![b"same".to_vec()],
         };
         CompletedCheckpoint {
             id,

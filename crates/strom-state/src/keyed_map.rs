@@ -140,6 +140,13 @@ impl<K: Hash + Eq, V> KeyGroupedMap<K, V> {
         }
     }
 
+    /// Every key with its value, key group by key group.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> + '_ {
+        self.groups
+            .iter()
+            .flat_map(|table| table.iter().map(|(key, value)| (key, value)))
+    }
+
     /// Removes and yields every entry, key group by key group.
     pub fn drain(&mut self) -> impl Iterator<Item = (K, V)> + '_ {
         self.len = 0;

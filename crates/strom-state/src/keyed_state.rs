@@ -15,7 +15,7 @@ use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use strom_core::key_group::KeyGroupRange;
+use strom_core::key_group::{key_hash, KeyGroupRange};
 use strom_core::time::wall_clock_millis;
 use strom_core::Timestamp;
 
@@ -58,6 +58,12 @@ pub enum StateError {
         name: String,
         /// What went wrong.
         message: String,
+    },
+    /// A broadcast state was used that the program did not declare on its broadcast stream.
+    #[error("broadcast state '{name}' was not declared: pass its descriptor to broadcast_state()")]
+    UndeclaredBroadcastState {
+        /// The state's name.
+        name: String,
     },
     /// The current key belongs to a key group this subtask does not own.
     #[error(transparent)]
@@ -183,6 +189,83 @@ impl<IN, ACC, OUT> AggregatingStateDescriptor<IN, ACC, OUT> {
         self.name
     }
 }
+
+/// A descriptor of a keyed state, whichever kind: what lets a function reach one state of
+/// every key ([`KeyedStateBackend::apply_to_keyed_state`]).
+pub trait StateDescriptor {
+    /// The handle the state gives for one key and namespace.
+    type Handle<'a, K: 'a, N: 'a>;
+
+    /// The state's name.
+    fn state_name(&self) -> &'static str;
+
+    /// The keys with a value of this state, with their hashes.
+    #[doc(hidden)]
+    fn keys_with_values<K>(
+        &self,
+        backend: &mut KeyedStateBackend<K>,
+    ) -> Result<Vec<(K, u64)>, StateError>
+    where
+        K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static;
+
+    /// The handle of this state for the scope's key and namespace.
+    #[doc(hidden)]
+    fn open<'a, K, N>(
+        &self,
+        scope: StateScope<'a, K, N>,
+    ) -> Result<Self::Handle<'a, K, N>, StateError>
+    where
+        K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static,
+        N: Eq + Clone + Send + Serialize + DeserializeOwned + 'static;
+}
+
+macro_rules! state_descriptor {
+    ($descriptor:ident<$($param:ident),*>, $handle:ident, $value:ty, $kind:literal, $get:ident, $($bounds:tt)*) => {
+        impl<$($param),*> StateDescriptor for $descriptor<$($param),*>
+        where
+            $($bounds)*
+        {
+            type Handle<'a, K: 'a, N: 'a> = $handle<'a, K, N, $($param),*>;
+
+            fn state_name(&self) -> &'static str {
+                self.name
+            }
+
+            fn keys_with_values<K>(
+                &self,
+                backend: &mut KeyedStateBackend<K>,
+            ) -> Result<Vec<(K, u64)>, StateError>
+            where
+                K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static,
+            {
+                backend.keys_with_values::<$value>(self.name, $kind, self.ttl)
+            }
+
+            fn open<'a, K, N>(
+                &self,
+                scope: StateScope<'a, K, N>,
+            ) -> Result<Self::Handle<'a, K, N>, StateError>
+            where
+                K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static,
+                N: Eq + Clone + Send + Serialize + DeserializeOwned + 'static,
+            {
+                scope.$get(self)
+            }
+        }
+    };
+}
+
+state_descriptor!(ValueStateDescriptor<T>, ValueState, T, "ValueState", get_state,
+    T: Send + Serialize + DeserializeOwned + 'static);
+state_descriptor!(ListStateDescriptor<T>, ListState, Vec<T>, "ListState", get_list_state,
+    T: Send + Serialize + DeserializeOwned + 'static);
+state_descriptor!(MapStateDescriptor<UK, UV>, MapState, HashMap<UK, UV>, "MapState", get_map_state,
+    UK: Hash + Eq + Send + Serialize + DeserializeOwned + 'static,
+    UV: Send + Serialize + DeserializeOwned + 'static);
+state_descriptor!(ReducingStateDescriptor<T>, ReducingState, T, "ReducingState", get_reducing_state,
+    T: Send + Serialize + DeserializeOwned + 'static);
+state_descriptor!(AggregatingStateDescriptor<IN, ACC, OUT>, AggregatingState, ACC, "AggregatingState",
+    get_aggregating_state, ACC: Send + Serialize + DeserializeOwned + 'static);
 
 /// One state's values: per key, its namespaces (usually one or a few) with their values and
 /// when each was last touched (for time to live).
@@ -345,6 +428,50 @@ impl<K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Keyed
                 requested: Described::<N, V>::describe(kind),
             }),
         }
+    }
+
+    /// The keys that have a live value in state `name` (of kind `kind`, values `V`) for the
+    /// key as a whole (namespace `()`), with their hashes.
+    fn keys_with_values<V>(
+        &mut self,
+        name: &'static str,
+        kind: &str,
+        ttl: Option<StateTtlConfig>,
+    ) -> Result<Vec<(K, u64)>, StateError>
+    where
+        V: Send + Serialize + DeserializeOwned + 'static,
+    {
+        let (table, now) = self.table::<(), V>(name, kind, ttl)?;
+        let live = |touched: &Cell<Timestamp>| {
+            table
+                .ttl
+                .is_none_or(|ttl| !ttl.is_expired(touched.get(), now))
+        };
+        Ok(table
+            .values
+            .iter()
+            .filter(|(_, namespaces)| namespaces.iter().any(|(_, _, touched)| live(touched)))
+            .map(|(key, _)| (key.clone(), key_hash(key)))
+            .collect())
+    }
+
+    /// Calls `function` with every key that has a value in the state `descriptor` names and
+    /// that key's handle of it (Flink's `applyToKeyedState`: a broadcast element can read and
+    /// change the state of every key of the subtask).
+    pub fn apply_to_keyed_state<D, E>(
+        &mut self,
+        descriptor: &D,
+        mut function: impl FnMut(&K, D::Handle<'_, K, ()>) -> Result<(), E>,
+    ) -> Result<(), E>
+    where
+        D: StateDescriptor,
+        E: From<StateError>,
+    {
+        for (key, hash) in descriptor.keys_with_values(self)? {
+            let handle = descriptor.open(self.scope(&key, hash, &()))?;
+            function(&key, handle)?;
+        }
+        Ok(())
     }
 
     /// Every state, key group by key group (states restored but not used since are written

@@ -6,6 +6,7 @@
 //! runtime and the API use it.
 #![deny(clippy::clone_on_ref_ptr)]
 
+pub mod broadcast_state;
 pub mod key_group_parts;
 pub mod keyed_map;
 pub mod keyed_state;
@@ -13,12 +14,13 @@ pub mod operator_state;
 pub mod timers;
 pub mod ttl;
 
+pub use broadcast_state::BroadcastStateStore;
 pub use key_group_parts::KeyGroupParts;
 pub use keyed_map::{ForeignKeyGroup, KeyGroupedMap, KeyedEntry, StateRestoreError, VacantEntry};
 pub use keyed_state::{
     AggregatingState, AggregatingStateDescriptor, KeyedStateBackend, ListState,
     ListStateDescriptor, MapState, MapStateDescriptor, ReducingState, ReducingStateDescriptor,
-    StateError, StateScope, ValueState, ValueStateDescriptor,
+    StateDescriptor, StateError, StateScope, ValueState, ValueStateDescriptor,
 };
 pub use operator_state::OperatorStateStore;
 pub use timers::{Timer, TimerQueue};
