@@ -78,7 +78,7 @@ pub mod prelude {
     pub use strom_connectors::discard::DiscardingSink;
     pub use strom_connectors::file::WriteMode;
     pub use strom_connectors::file_sink::{Encoder, FileSink, RollingPolicy, SimpleStringEncoder};
-    pub use strom_core::config::{Configuration, RuntimeExecutionMode};
+    pub use strom_core::config::{Configuration, RuntimeExecutionMode, StateBackendType};
     pub use strom_core::format::Printable;
     pub use strom_core::{
         printable_via_display, BoxError, CheckpointingMode, StreamRecord, Timestamp, Watermark,

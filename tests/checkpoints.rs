@@ -661,3 +661,69 @@ fn checkpoints_go_on_after_a_source_finished_and_restore_it_as_finished() {
         [(0, expected_even), (1, expected_odd)]
     );
 }
+
+static FAILED_WITH_STATE_ON_DISK: AtomicBool = AtomicBool::new(false);
+
+/// Counts records per key in named state, with a failure in the middle.
+#[derive(Clone)]
+struct CountEach;
+
+const DISK_COUNT: ValueStateDescriptor<u64> = ValueStateDescriptor::new("count");
+
+impl KeyedProcessFunction<i64, i64, (i64, u64)> for CountEach {
+    type State = u64;
+
+    fn process_element(
+        &mut self,
+        value: i64,
+        ctx: &mut KeyedContext<'_, i64, u64>,
+        out: &mut Collector<'_, (i64, u64)>,
+    ) -> Result<(), BoxError> {
+        // Both kinds of keyed state: the function's own and a named one.
+        *ctx.state() += 1;
+        let mut count = ctx.keyed_state().get_state(&DISK_COUNT)?;
+        let next = count.value().copied().unwrap_or(0) + 1;
+        count.update(next)?;
+        if value >= 3_000 {
+            let key = *ctx.get_current_key();
+            let own = *ctx.state();
+            out.collect((key, own * 1_000_000 + next));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn state_on_disk_is_restored_from_a_checkpoint_after_a_failure() {
+    let mut config = Configuration::new();
+    config
+        .set_string("state.backend.disk.cache-entries", "16")
+        .unwrap();
+    let env = common::recovering_environment_with(config);
+    env.set_state_backend(StateBackendType::Disk);
+    // 3,000 records over 500 keys, slowly, failing once at record 2,000; then one more record
+    // per key reports its counts.
+    let counts = env
+        .from_sequence(0, 3_499)
+        .set_parallelism(1)
+        .map(|n: i64| {
+            if n % 8 == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if n == 2_000 && !FAILED_WITH_STATE_ON_DISK.swap(true, Ordering::SeqCst) {
+                panic!("injected failure at record 2000");
+            }
+            n
+        })
+        // One reader, so each key's records arrive in order.
+        .set_parallelism(1)
+        .key_by(|n| n % 500)
+        .process(CountEach)
+        .collect_async();
+    env.execute("disk state recovering").unwrap();
+    assert!(FAILED_WITH_STATE_ON_DISK.load(Ordering::SeqCst));
+    let mut counts = counts.take();
+    counts.sort();
+    let expected: Vec<(i64, u64)> = (0..500).map(|key| (key, 7_000_007)).collect();
+    assert_eq!(counts, expected);
+}

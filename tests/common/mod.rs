@@ -78,7 +78,12 @@ pub fn reference_counts(text: &str) -> std::collections::BTreeMap<String, u64> {
 
 /// A checkpointing environment whose jobs restart quickly, with records sent one at a time.
 pub fn recovering_environment() -> StreamExecutionEnvironment {
-    let env = StreamExecutionEnvironment::get_execution_environment();
+    recovering_environment_with(Configuration::new())
+}
+
+/// [`recovering_environment`] with `config`.
+pub fn recovering_environment_with(config: Configuration) -> StreamExecutionEnvironment {
+    let env = StreamExecutionEnvironment::get_execution_environment_with_config(config);
     env.set_parallelism(2);
     env.set_buffer_timeout(Duration::ZERO);
     env.enable_checkpointing(Duration::from_millis(20));

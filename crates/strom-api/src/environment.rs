@@ -17,11 +17,12 @@ use strom_connectors::sequence::NumberSequenceSource;
 use strom_connectors::socket::SocketTextSource;
 use strom_core::config::{
     options, ConfigError, Configuration, RestartStrategyType, RuntimeExecutionMode,
+    StateBackendType,
 };
 use strom_core::{CheckpointingMode, StreamData};
 use strom_runtime::checkpoint_coordinator::CheckpointSettings;
 use strom_runtime::checkpoint_storage::CheckpointStorage;
-use strom_runtime::executor::{self, ExecutionSettings};
+use strom_runtime::executor::{self, ExecutionSettings, StateBackendSettings};
 use strom_runtime::graph::{
     ChainingStrategy, EdgeSpec, GraphSettings, JobGraph, NodeBody, NodeKind, NodeSpec, StreamEdge,
     StreamGraph, StreamNode,
@@ -395,6 +396,18 @@ impl StreamExecutionEnvironment {
         self
     }
 
+    /// Where the job's keyed state lives (`state.backend.type` otherwise): on the heap
+    /// (`StateBackendType::HashMap`, the default) or, for state larger than memory, on local
+    /// disk beyond `state.backend.disk.cache-entries` entries per state
+    /// (`StateBackendType::Disk`, Flink's `EmbeddedRocksDBStateBackend` in role).
+    pub fn set_state_backend(&self, backend: StateBackendType) -> &Self {
+        self.env
+            .borrow_mut()
+            .config
+            .set(&options::STATE_BACKEND, backend);
+        self
+    }
+
     /// The configuration the environment was created with.
     pub fn get_config(&self) -> Configuration {
         self.env.borrow().config.clone()
@@ -587,6 +600,7 @@ impl StreamExecutionEnvironment {
             ignore_unclaimed_state: config
                 .get(&options::IGNORE_UNCLAIMED_STATE)
                 .unwrap_or(false),
+            state_backend: state_backend(config),
             restart: state
                 .restart
                 .clone()
@@ -685,6 +699,24 @@ fn checkpoint_settings(
             .get(&options::CHECKPOINT_RETENTION)
             .unwrap_or_default(),
     })
+}
+
+/// The state backend the configuration names.
+fn state_backend(config: &Configuration) -> StateBackendSettings {
+    match config
+        .get(&options::STATE_BACKEND)
+        .unwrap_or(StateBackendType::HashMap)
+    {
+        StateBackendType::HashMap => StateBackendSettings::HashMap,
+        StateBackendType::Disk => StateBackendSettings::Disk {
+            local_dir: config
+                .get(&options::STATE_BACKEND_LOCAL_DIR)
+                .map_or_else(std::env::temp_dir, PathBuf::from),
+            cache_entries: config
+                .get(&options::STATE_BACKEND_CACHE_ENTRIES)
+                .map_or(100_000, |n| n.get()),
+        },
+    }
 }
 
 /// The restart strategy the configuration names, or Flink's default.

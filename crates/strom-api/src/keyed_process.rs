@@ -230,9 +230,8 @@ where
     pub(crate) fn new(function: P, ctx: &OperatorContext) -> Self {
         KeyedProcessOperator {
             function,
-            states: KeyGroupedMap::new(ctx.key_group_range, ctx.max_parallelism),
-            named_states: KeyedStateBackend::new(ctx.key_group_range, ctx.max_parallelism)
-                .with_clock(task_clock(ctx)),
+            states: ctx.keyed_map("values"),
+            named_states: ctx.keyed_state_backend().with_clock(task_clock(ctx)),
             timers: KeyedTimers {
                 event: TimerQueue::new(),
                 processing: TimerQueue::new(),

@@ -153,6 +153,34 @@ impl OptionType for RestartStrategyType {
     }
 }
 
+/// Where keyed state lives (`state.backend.type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StateBackendType {
+    /// On the heap (Flink's `hashmap`, the default).
+    HashMap,
+    /// On the heap up to a share per state, the rest in an embedded on-disk LSM tree (what
+    /// Flink's `rocksdb` is for; that name is accepted too).
+    Disk,
+}
+
+impl OptionType for StateBackendType {
+    const EXPECTED: &'static str = "hashmap or disk (rocksdb is taken as disk)";
+    fn parse_value(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "hashmap" | "heap" => Some(StateBackendType::HashMap),
+            "disk" | "rocksdb" => Some(StateBackendType::Disk),
+            _ => None,
+        }
+    }
+    fn to_value(&self) -> String {
+        match self {
+            StateBackendType::HashMap => "hashmap",
+            StateBackendType::Disk => "disk",
+        }
+        .to_string()
+    }
+}
+
 impl OptionType for bool {
     const EXPECTED: &'static str = "true or false";
     fn parse_value(text: &str) -> Option<Self> {
@@ -354,6 +382,16 @@ pub mod options {
         "execution.checkpointing.tolerable-failed-checkpoints",
         Some("0"),
     );
+    /// Where keyed state lives: `hashmap` (the default) or `disk`.
+    pub const STATE_BACKEND: ConfigOption<StateBackendType> =
+        ConfigOption::new("state.backend.type", Some("hashmap"));
+    /// Where the disk backend keeps its files (a directory per job run); the system's
+    /// temporary directory when unset.
+    pub const STATE_BACKEND_LOCAL_DIR: ConfigOption<String> =
+        ConfigOption::new("state.backend.disk.local-dir", None);
+    /// Entries of each state of each subtask the disk backend keeps on the heap.
+    pub const STATE_BACKEND_CACHE_ENTRIES: ConfigOption<NonZeroUsize> =
+        ConfigOption::new("state.backend.disk.cache-entries", Some("100000"));
     /// Where completed checkpoints are written (a directory per job); in memory only when unset.
     pub const CHECKPOINTS_DIRECTORY: ConfigOption<String> =
         ConfigOption::new("state.checkpoints.dir", None);
@@ -435,7 +473,7 @@ fn validator<T: OptionType>(_: &ConfigOption<T>) -> Validator {
     }
 }
 
-fn known_keys() -> [(&'static str, Validator); 29] {
+fn known_keys() -> [(&'static str, Validator); 32] {
     use options::*;
     [
         (PARALLELISM_DEFAULT.key, validator(&PARALLELISM_DEFAULT)),
@@ -463,6 +501,15 @@ fn known_keys() -> [(&'static str, Validator); 29] {
         (
             TOLERABLE_FAILED_CHECKPOINTS.key,
             validator(&TOLERABLE_FAILED_CHECKPOINTS),
+        ),
+        (STATE_BACKEND.key, validator(&STATE_BACKEND)),
+        (
+            STATE_BACKEND_LOCAL_DIR.key,
+            validator(&STATE_BACKEND_LOCAL_DIR),
+        ),
+        (
+            STATE_BACKEND_CACHE_ENTRIES.key,
+            validator(&STATE_BACKEND_CACHE_ENTRIES),
         ),
         (CHECKPOINTS_DIRECTORY.key, validator(&CHECKPOINTS_DIRECTORY)),
         (CHECKPOINTS_RETAINED.key, validator(&CHECKPOINTS_RETAINED)),

@@ -85,6 +85,9 @@ pub enum JobError {
     /// The configuration could not be loaded or has a bad value.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The state backend could not start (its directory cannot be made or opened).
+    #[error(transparent)]
+    StateBackend(#[from] strom_state::StateBackendError),
     /// A source or sink could not be set up before any task ran (its input is missing, its
     /// output exists).
     #[error("job '{job_name}' ({job_id}) failed: operator '{operator}' could not start: {source}")]

@@ -27,6 +27,7 @@ use crate::processing_time::ProcessingTimeService;
 use crate::restart::{RestartHistory, RestartStrategy};
 use crate::source::SplitAssignment;
 pub use crate::task::{JobShared, TaskControl};
+use strom_state::{DiskBackend, StateBackend, StateBackendError};
 
 /// How the executor runs tasks.
 #[derive(Debug, Clone)]
@@ -47,6 +48,38 @@ pub struct ExecutionSettings {
     pub restore_from: Option<PathBuf>,
     /// Start even when that checkpoint holds state of operators the job no longer has.
     pub ignore_unclaimed_state: bool,
+    /// Where keyed state lives.
+    pub state_backend: StateBackendSettings,
+}
+
+/// The state backend a job run opens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StateBackendSettings {
+    /// On the heap.
+    HashMap,
+    /// On disk beyond `cache_entries` entries per state, in a directory under `local_dir`.
+    Disk {
+        /// Where each run's directory is made.
+        local_dir: PathBuf,
+        /// Entries per state of a subtask kept on the heap.
+        cache_entries: usize,
+    },
+}
+
+impl StateBackendSettings {
+    /// Opens the backend for one run of job `job_id`.
+    fn open(&self, job_id: &str) -> Result<StateBackend, StateBackendError> {
+        Ok(match self {
+            StateBackendSettings::HashMap => StateBackend::HashMap,
+            StateBackendSettings::Disk {
+                local_dir,
+                cache_entries,
+            } => {
+                let directory = local_dir.join(format!("strom-state-{job_id}"));
+                StateBackend::Disk(Arc::new(DiskBackend::open(&directory, *cache_entries)?))
+            }
+        })
+    }
 }
 
 /// One subtask's share of the channels.
@@ -233,6 +266,7 @@ fn run(
         config: Arc::clone(config),
         splits,
         restore,
+        state_backend: settings.state_backend.open(job_id)?,
     };
 
     let (coordinator, hub) = match &settings.checkpointing {
@@ -442,6 +476,7 @@ struct TaskRunner<'a> {
     config: Arc<Configuration>,
     splits: HashMap<usize, Arc<dyn std::any::Any + Send + Sync>>,
     restore: Option<&'a CompletedCheckpoint>,
+    state_backend: StateBackend,
 }
 
 impl TaskRunner<'_> {
@@ -494,6 +529,7 @@ impl TaskRunner<'_> {
             config: Arc::clone(&self.config),
             processing_time: plan.time.clone(),
             restored_state: restored_state.map(Arc::new),
+            state_backend: self.state_backend.clone(),
         }
     }
 

@@ -7,10 +7,13 @@
 //! Channel writers, fan-outs and sinks are `Input`s too, so a chain ends in them.
 
 use std::any::Any;
+use std::hash::Hash;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use strom_core::config::Configuration;
 use strom_core::key_group::KeyGroupRange;
 use strom_core::{
@@ -21,6 +24,7 @@ use crate::checkpoint::{OperatorStateSnapshot, RestoredOperatorState, TaskStateS
 pub use crate::error::OperatorInfo;
 use crate::error::TaskError;
 use crate::processing_time::ProcessingTimeService;
+use strom_state::{KeyGroupedMap, KeyedStateBackend, StateBackend};
 
 /// Whether keyed aggregations emit every update or only final results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -52,9 +56,39 @@ pub struct OperatorContext {
     pub processing_time: ProcessingTimeService,
     /// The state to start from when the job recovers from a checkpoint.
     pub restored_state: Option<Arc<RestoredOperatorState>>,
+    /// Where the operator's keyed state lives.
+    pub state_backend: StateBackend,
 }
 
 impl OperatorContext {
+    /// A keyed map for the operator's state `state`, kept by the job's state backend.
+    pub fn keyed_map<K, V>(&self, state: &str) -> KeyGroupedMap<K, V>
+    where
+        K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static,
+        V: Send + Serialize + DeserializeOwned + 'static,
+    {
+        KeyGroupedMap::with_backend(
+            self.key_group_range,
+            self.max_parallelism,
+            &self.state_backend,
+            &self.state_name(state),
+        )
+    }
+
+    /// The named keyed states of the operator, kept by the job's state backend.
+    pub fn keyed_state_backend<K>(&self) -> KeyedStateBackend<K>
+    where
+        K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static,
+    {
+        KeyedStateBackend::new(self.key_group_range, self.max_parallelism)
+            .with_backend(&self.state_backend, &self.state_name("named"))
+    }
+
+    /// A name for the operator subtask's state `state`, unique within the job.
+    fn state_name(&self, state: &str) -> String {
+        format!("{}-{}-{state}", self.operator_id, self.info.subtask_index)
+    }
+
     /// Index of this subtask, from 0 (Flink's `getIndexOfThisSubtask`).
     pub fn index_of_this_subtask(&self) -> usize {
         self.info.subtask_index

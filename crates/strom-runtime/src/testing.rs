@@ -129,6 +129,7 @@ pub fn test_context(execution_mode: ExecutionMode) -> OperatorContext {
         config: Arc::new(Configuration::new()),
         processing_time: ProcessingTimeService::manual(0),
         restored_state: None,
+        state_backend: strom_state::StateBackend::HashMap,
     }
 }
 

@@ -3,6 +3,12 @@
 //! Callers pass the key's stable hash (from [`strom_core::key_group::key_hash`]) with every
 //! access, so a key is hashed once per record even though the hash serves two purposes:
 //! choosing the key group and finding the entry.
+//!
+//! With the disk state backend the tables on the heap hold at most a fixed number of entries;
+//! beyond that, entries move to disk ([`DiskStore`]) and come back when their key is used
+//! again. An entry is in exactly one of the two places. Which entries move is arbitrary (the
+//! next ones in table order, key group after key group): cheap, and fair to uniform and
+//! skewed access alike, since a hot key that moved comes back on its next record.
 
 use std::collections::BTreeMap;
 use std::hash::Hash;
@@ -13,13 +19,71 @@ use serde::Serialize;
 use hashbrown::{hash_table, HashTable};
 use strom_core::key_group::{key_hash, KeyGroupAssigner, KeyGroupRange};
 
+use crate::state_backend::{DiskStore, StateBackend};
+
 /// Keyed values of one subtask, partitioned by the key groups it owns.
-#[derive(Debug, Clone)]
 pub struct KeyGroupedMap<K, V> {
     range: KeyGroupRange,
     assigner: KeyGroupAssigner,
     groups: Vec<HashTable<(K, V)>>,
+    /// Entries on the heap.
     len: usize,
+    /// Where entries beyond the heap's share go (the disk backend).
+    disk: Option<DiskTier<K, V>>,
+}
+
+impl<K, V> std::fmt::Debug for KeyGroupedMap<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyGroupedMap")
+            .field("range", &self.range)
+            .field("on_heap", &self.len)
+            .field("on_disk", &self.disk.as_ref().map(|disk| disk.store.len()))
+            .finish()
+    }
+}
+
+/// The entries of a map that are on disk, with the heap's share.
+struct DiskTier<K, V> {
+    store: Box<dyn SpilledEntries<K, V>>,
+    /// Entries the heap holds at most.
+    capacity: usize,
+    /// The key group to move entries out of next.
+    cursor: usize,
+}
+
+/// A [`DiskStore`] as the map uses it, so the map's methods need no serde bounds.
+trait SpilledEntries<K, V>: Send {
+    fn len(&self) -> usize;
+    fn take(&mut self, group: usize, key: &K) -> Option<V>;
+    fn put_all(&mut self, entries: Vec<(usize, K, V)>);
+    fn for_each(&self, group: usize, visit: &mut dyn FnMut(K, V));
+    fn drain_group(&mut self, group: usize) -> Vec<(K, V)>;
+    fn for_each_encoded(&self, group: usize, visit: &mut dyn FnMut(&[u8], &[u8]));
+}
+
+impl<K, V> SpilledEntries<K, V> for DiskStore<K, V>
+where
+    K: Hash + Eq + Serialize + DeserializeOwned,
+    V: Serialize + DeserializeOwned,
+{
+    fn len(&self) -> usize {
+        DiskStore::len(self)
+    }
+    fn take(&mut self, group: usize, key: &K) -> Option<V> {
+        DiskStore::take(self, group, key)
+    }
+    fn put_all(&mut self, entries: Vec<(usize, K, V)>) {
+        DiskStore::put_all(self, entries)
+    }
+    fn for_each(&self, group: usize, visit: &mut dyn FnMut(K, V)) {
+        DiskStore::for_each(self, group, visit)
+    }
+    fn drain_group(&mut self, group: usize) -> Vec<(K, V)> {
+        DiskStore::drain_group(self, group)
+    }
+    fn for_each_encoded(&self, group: usize, visit: &mut dyn FnMut(&[u8], &[u8])) {
+        DiskStore::for_each_encoded(self, group, visit)
+    }
 }
 
 /// A key arrived whose key group this subtask does not own: records were routed wrongly.
@@ -32,8 +96,8 @@ pub struct ForeignKeyGroup {
     pub range: KeyGroupRange,
 }
 
-impl<K: Hash + Eq, V> KeyGroupedMap<K, V> {
-    /// An empty map for the key groups in `range` out of `max_parallelism`.
+impl<K: Hash + Eq + Clone, V> KeyGroupedMap<K, V> {
+    /// An empty map for the key groups in `range` out of `max_parallelism`, on the heap.
     pub fn new(range: KeyGroupRange, max_parallelism: usize) -> Self {
         let groups = range.as_range().map(|_| HashTable::new()).collect();
         KeyGroupedMap {
@@ -41,6 +105,7 @@ impl<K: Hash + Eq, V> KeyGroupedMap<K, V> {
             assigner: KeyGroupAssigner::new(max_parallelism),
             groups,
             len: 0,
+            disk: None,
         }
     }
 
@@ -55,10 +120,68 @@ impl<K: Hash + Eq, V> KeyGroupedMap<K, V> {
         }
     }
 
+    /// With the disk backend: moves entries to disk while the heap holds its share, so one
+    /// more entry fits.
+    fn make_room(&mut self) {
+        let Some(disk) = &mut self.disk else {
+            return;
+        };
+        if self.len < disk.capacity {
+            return;
+        }
+        let batch = (disk.capacity / 8).max(1);
+        let mut moving = Vec::with_capacity(batch);
+        let groups = self.groups.len();
+        for step in 0..groups {
+            let local = (disk.cursor + step) % groups;
+            let group = self.range.start + local;
+            let mut wanted = batch - moving.len();
+            moving.extend(
+                self.groups[local]
+                    .extract_if(|_| {
+                        let take = wanted > 0;
+                        wanted = wanted.saturating_sub(1);
+                        take
+                    })
+                    .map(|(key, value)| (group, key, value)),
+            );
+            if moving.len() == batch {
+                disk.cursor = local;
+                break;
+            }
+        }
+        self.len -= moving.len();
+        disk.store.put_all(moving);
+    }
+
+    /// With the disk backend: brings `key` back to the heap if it is on disk (making room
+    /// first), so the heap's table answers for it.
+    fn bring_back(&mut self, local: usize, hash: u64, key: &K) {
+        if self.disk.is_none() || self.groups[local].find(hash, |(k, _)| k == key).is_some() {
+            return;
+        }
+        self.make_room();
+        let group = self.range.start + local;
+        let disk = self.disk.as_mut().expect("checked above");
+        if let Some(value) = disk.store.take(group, key) {
+            self.groups[local].insert_unique(hash, (key.clone(), value), |(k, _)| key_hash(k));
+            self.len += 1;
+        }
+    }
+
+    /// With the disk backend, brings `key`'s entry back to the heap, so [`get`](Self::get)
+    /// finds it; without, does nothing.
+    pub fn load(&mut self, hash: u64, key: &K) {
+        if let Ok(local) = self.local_index(hash) {
+            self.bring_back(local, hash, key);
+        }
+    }
+
     /// The entry of `key`, whose stable hash is `hash`.
     #[inline]
     pub fn entry(&mut self, hash: u64, key: K) -> Result<KeyedEntry<'_, K, V>, ForeignKeyGroup> {
         let local = self.local_index(hash)?;
+        self.bring_back(local, hash, &key);
         let table = &mut self.groups[local];
         let entry = table.entry(hash, |(k, _)| *k == key, |(k, _)| key_hash(k));
         Ok(match entry {
@@ -73,7 +196,8 @@ impl<K: Hash + Eq, V> KeyGroupedMap<K, V> {
         })
     }
 
-    /// The value of `key`, if present.
+    /// The value of `key`, if present on the heap (with the disk backend, [`load`](Self::load)
+    /// it first).
     pub fn get(&self, hash: u64, key: &K) -> Option<&V> {
         let table = &self.groups[self.local_index(hash).ok()?];
         table.find(hash, |(k, _)| k == key).map(|(_, v)| v)
@@ -87,11 +211,9 @@ impl<K: Hash + Eq, V> KeyGroupedMap<K, V> {
         hash: u64,
         key: &K,
         make: impl FnOnce() -> V,
-    ) -> Result<&mut V, ForeignKeyGroup>
-    where
-        K: Clone,
-    {
+    ) -> Result<&mut V, ForeignKeyGroup> {
         let local = self.local_index(hash)?;
+        self.bring_back(local, hash, key);
         let entry = self.groups[local].entry(hash, |(k, _)| k == key, |(k, _)| key_hash(k));
         Ok(match entry {
             hash_table::Entry::Occupied(occupied) => &mut occupied.into_mut().1,
@@ -106,6 +228,7 @@ impl<K: Hash + Eq, V> KeyGroupedMap<K, V> {
     #[inline]
     pub fn get_mut(&mut self, hash: u64, key: &K) -> Option<&mut V> {
         let local = self.local_index(hash).ok()?;
+        self.bring_back(local, hash, key);
         self.groups[local]
             .find_mut(hash, |(k, _)| k == key)
             .map(|(_, v)| v)
@@ -114,21 +237,26 @@ impl<K: Hash + Eq, V> KeyGroupedMap<K, V> {
     /// Removes `key` and returns its value, if present.
     pub fn remove(&mut self, hash: u64, key: &K) -> Option<V> {
         let local = self.local_index(hash).ok()?;
-        let entry = self.groups[local]
-            .find_entry(hash, |(k, _)| k == key)
-            .ok()?;
-        self.len -= 1;
-        Some(entry.remove().0 .1)
+        match self.groups[local].find_entry(hash, |(k, _)| k == key) {
+            Ok(entry) => {
+                self.len -= 1;
+                Some(entry.remove().0 .1)
+            }
+            Err(_) => {
+                let group = self.range.start + local;
+                self.disk.as_mut()?.store.take(group, key)
+            }
+        }
     }
 
     /// Number of keys.
     pub fn len(&self) -> usize {
-        self.len
+        self.len + self.disk.as_ref().map_or(0, |disk| disk.store.len())
     }
 
     /// Whether no key is stored.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// Keeps the entries whose value `keep` (which may change it) returns true for.
@@ -138,38 +266,123 @@ impl<K: Hash + Eq, V> KeyGroupedMap<K, V> {
             table.retain(|(_, value)| keep(value));
             self.len -= before - table.len();
         }
+        if let Some(disk) = &mut self.disk {
+            for group in self.range.as_range() {
+                let kept: Vec<_> = disk
+                    .store
+                    .drain_group(group)
+                    .into_iter()
+                    .filter_map(|(key, mut value)| keep(&mut value).then_some((group, key, value)))
+                    .collect();
+                disk.store.put_all(kept);
+            }
+        }
     }
 
-    /// Every key with its value, key group by key group.
-    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> + '_ {
-        self.groups
+    /// The keys whose value `wanted` returns true for, on the heap or on disk.
+    pub fn keys_where(&self, mut wanted: impl FnMut(&V) -> bool) -> Vec<K> {
+        let mut keys: Vec<K> = self
+            .groups
             .iter()
-            .flat_map(|table| table.iter().map(|(key, value)| (key, value)))
+            .flat_map(|table| table.iter())
+            .filter(|(_, value)| wanted(value))
+            .map(|(key, _)| key.clone())
+            .collect();
+        if let Some(disk) = &self.disk {
+            for group in self.range.as_range() {
+                disk.store.for_each(group, &mut |key, value| {
+                    if wanted(&value) {
+                        keys.push(key);
+                    }
+                });
+            }
+        }
+        keys
     }
 
-    /// Removes and yields every entry, key group by key group.
+    /// Removes and yields every entry, key group by key group (with the disk backend, the
+    /// entries on disk after those on the heap).
     pub fn drain(&mut self) -> impl Iterator<Item = (K, V)> + '_ {
+        let spilled: Vec<(K, V)> = match &mut self.disk {
+            Some(disk) => self
+                .range
+                .as_range()
+                .flat_map(|group| disk.store.drain_group(group))
+                .collect(),
+            None => Vec::new(),
+        };
         self.len = 0;
-        self.groups.iter_mut().flat_map(|table| table.drain())
+        self.groups
+            .iter_mut()
+            .flat_map(|table| table.drain())
+            .chain(spilled)
     }
 }
 
 impl<K, V> KeyGroupedMap<K, V>
 where
-    K: Hash + Eq + Serialize + DeserializeOwned,
+    K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static,
+    V: Send + Serialize + DeserializeOwned + 'static,
+{
+    /// An empty map kept by `backend`: on the heap, or with the disk backend on the heap up to
+    /// the backend's share and on disk beyond (`name` says which state, for the files).
+    pub fn with_backend(
+        range: KeyGroupRange,
+        max_parallelism: usize,
+        backend: &StateBackend,
+        name: &str,
+    ) -> Self {
+        let mut map = Self::new(range, max_parallelism);
+        if let StateBackend::Disk(disk) = backend {
+            map.disk = Some(DiskTier {
+                store: Box::new(disk.store::<K, V>(name)),
+                capacity: disk.cache_entries(),
+                cursor: 0,
+            });
+        }
+        map
+    }
+}
+
+impl<K, V> KeyGroupedMap<K, V>
+where
+    K: Hash + Eq + Clone + Serialize + DeserializeOwned,
     V: Serialize + DeserializeOwned,
 {
     /// The entries of every key group that has any, each key group written on its own (so a
-    /// restore at another parallelism can hand it to whichever subtask owns it then).
+    /// restore at another parallelism can hand it to whichever subtask owns it then). The
+    /// bytes are the same whichever backend holds the map.
     pub fn snapshot(&self) -> Result<BTreeMap<usize, Vec<u8>>, postcard::Error> {
         let mut groups = BTreeMap::new();
         for (local, table) in self.groups.iter().enumerate() {
-            if table.is_empty() {
+            let group = self.range.start + local;
+            let mut spilled = Vec::new();
+            let mut spilled_count = 0;
+            if let Some(disk) = &self.disk {
+                disk.store.for_each_encoded(group, &mut |key, value| {
+                    spilled.extend_from_slice(key);
+                    spilled.extend_from_slice(value);
+                    spilled_count += 1;
+                });
+            }
+            if table.is_empty() && spilled_count == 0 {
                 continue;
             }
-            // Written straight from the table, as a sequence the restore reads as a vector.
-            let bytes = postcard::to_stdvec(&TableEntries(table))?;
-            groups.insert(self.range.start + local, bytes);
+            let bytes = if spilled_count == 0 {
+                // Written straight from the table, as a sequence the restore reads as a vector.
+                postcard::to_stdvec(&TableEntries(table))?
+            } else {
+                // A postcard sequence is its length then its elements, and a pair its two
+                // parts: the entries on disk are already encoded that way.
+                let mut bytes = Vec::with_capacity(spilled.len() + 16);
+                write_varint(table.len() + spilled_count, &mut bytes);
+                for entry in table.iter() {
+                    bytes = postcard::to_extend(entry, bytes)?;
+                }
+                bytes.extend_from_slice(&spilled);
+                bytes
+            };
+            groups.insert(group, bytes);
         }
         Ok(groups)
     }
@@ -178,11 +391,22 @@ where
     pub fn restore(&mut self, key_group: usize, bytes: &[u8]) -> Result<(), StateRestoreError> {
         let entries: Vec<(K, V)> = postcard::from_bytes(bytes)
             .map_err(|error| StateRestoreError::Corrupt(key_group, error.to_string()))?;
-        // Every entry belongs to the one key group: make room once instead of growing.
-        if let Some((key, _)) = entries.first() {
-            let local = self.local_index(key_hash(key))?;
-            self.groups[local].reserve(entries.len(), |(k, _)| key_hash(k));
+        let Some((first, _)) = entries.first() else {
+            return Ok(());
+        };
+        let local = self.local_index(key_hash(first))?;
+        if self.disk.is_some() {
+            // The keys of a key group are distinct and new to this map: no lookups needed.
+            for (key, value) in entries {
+                self.make_room();
+                let hash = key_hash(&key);
+                self.groups[local].insert_unique(hash, (key, value), |(k, _)| key_hash(k));
+                self.len += 1;
+            }
+            return Ok(());
         }
+        // Every entry belongs to the one key group: make room once instead of growing.
+        self.groups[local].reserve(entries.len(), |(k, _)| key_hash(k));
         for (key, value) in entries {
             match self.entry(key_hash(&key), key)? {
                 KeyedEntry::Occupied(existing) => *existing = value,
@@ -193,6 +417,15 @@ where
         }
         Ok(())
     }
+}
+
+/// Appends `value` as postcard encodes a length (LEB128).
+fn write_varint(mut value: usize, out: &mut Vec<u8>) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
 }
 
 /// A key group's table, serialized as the sequence of its entries.
@@ -307,5 +540,70 @@ mod tests {
         let mut part = KeyGroupedMap::<u64, String>::new(KeyGroupRange { start: 0, end: 128 }, 128);
         let (&group, _) = snapshot.iter().next().unwrap();
         assert!(part.restore(group, b"not postcard").is_err());
+    }
+    fn disk_backend(name: &str, cache_entries: usize) -> StateBackend {
+        let dir =
+            std::env::temp_dir().join(format!("strom-keyed-map-{name}-{}", std::process::id()));
+        StateBackend::Disk(std::sync::Arc::new(
+            crate::state_backend::DiskBackend::open(&dir, cache_entries).unwrap(),
+        ))
+    }
+
+    fn decoded(snapshot: &BTreeMap<usize, Vec<u8>>) -> Vec<(u64, String)> {
+        let mut all: Vec<(u64, String)> = snapshot
+            .values()
+            .flat_map(|bytes| postcard::from_bytes::<Vec<(u64, String)>>(bytes).unwrap())
+            .collect();
+        all.sort();
+        all
+    }
+
+    #[test]
+    fn with_the_disk_backend_the_heap_holds_its_share_and_nothing_is_lost() {
+        let range = KeyGroupRange { start: 0, end: 128 };
+        let backend = disk_backend("share", 16);
+        let mut on_disk = KeyGroupedMap::<u64, String>::with_backend(range, 128, &backend, "test");
+        let mut on_heap = KeyGroupedMap::<u64, String>::new(range, 128);
+        for round in 0..3 {
+            for n in 0..500u64 {
+                for map in [&mut on_disk, &mut on_heap] {
+                    let value = map
+                        .get_or_insert_with(key_hash(&n), &n, String::new)
+                        .unwrap();
+                    value.push_str(&round.to_string());
+                }
+            }
+        }
+        assert!(on_disk.len <= 16, "the heap holds {} entries", on_disk.len);
+        assert_eq!(on_disk.len(), 500);
+        assert_eq!(
+            on_disk.get_mut(key_hash(&7), &7).map(|v| v.clone()),
+            Some("012".to_string())
+        );
+        assert_eq!(on_disk.remove(key_hash(&8), &8), Some("012".to_string()));
+        assert_eq!(on_heap.remove(key_hash(&8), &8), Some("012".to_string()));
+        assert_eq!(on_disk.len(), 499);
+        // Same snapshot bytes' content as the heap map, and a restore (into either backend)
+        // gives the same entries back.
+        let snapshot = on_disk.snapshot().unwrap();
+        assert_eq!(decoded(&snapshot), decoded(&on_heap.snapshot().unwrap()));
+        let mut restored =
+            KeyGroupedMap::<u64, String>::with_backend(range, 128, &backend, "restored");
+        for (&group, bytes) in &snapshot {
+            restored.restore(group, bytes).unwrap();
+        }
+        assert_eq!(restored.len(), 499);
+        assert_eq!(decoded(&restored.snapshot().unwrap()), decoded(&snapshot));
+        // Retain and key listing reach the entries on disk too.
+        restored.retain(|value| value.len() == 3);
+        on_disk.retain(|_| true);
+        let mut odd = on_disk.keys_where(|_| true);
+        odd.retain(|n| n % 2 == 1);
+        assert_eq!(odd.len(), 250);
+        let mut drained: Vec<(u64, String)> = on_disk.drain().collect();
+        drained.sort();
+        assert_eq!(drained.len(), 499);
+        assert_eq!(drained[0], (0, "012".to_string()));
+        assert!(on_disk.is_empty());
     }
 }

@@ -24,6 +24,7 @@ use serde::Serialize;
 
 use crate::key_group_parts::KeyGroupParts;
 use crate::keyed_map::{ForeignKeyGroup, KeyGroupedMap};
+use crate::state_backend::StateBackend;
 use crate::ttl::StateTtlConfig;
 
 /// Why a state could not be used.
@@ -282,7 +283,7 @@ trait ErasedTable: Send {
 
 impl<K, N, V> ErasedTable for StateTable<K, N, V>
 where
-    K: Hash + Eq + Send + Serialize + DeserializeOwned + 'static,
+    K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static,
     N: Send + Serialize + DeserializeOwned + 'static,
     V: Send + Serialize + DeserializeOwned + 'static,
 {
@@ -332,6 +333,9 @@ pub struct KeyedStateBackend<K> {
     pending: HashMap<String, BTreeMap<usize, Vec<u8>>>,
     /// Processing time, for time to live.
     clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    /// Where the tables keep their values, and the prefix of their names there.
+    backend: StateBackend,
+    backend_name: String,
     _key: PhantomData<fn() -> K>,
 }
 
@@ -349,8 +353,18 @@ impl<K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Keyed
             states: HashMap::new(),
             pending: HashMap::new(),
             clock: Arc::new(wall_clock_millis),
+            backend: StateBackend::HashMap,
+            backend_name: String::new(),
             _key: PhantomData,
         }
+    }
+
+    /// Keeps the states' values with `backend`; `name` (the operator subtask's) names their
+    /// files with the disk backend.
+    pub fn with_backend(mut self, backend: &StateBackend, name: &str) -> Self {
+        self.backend = backend.clone();
+        self.backend_name = name.to_string();
+        self
     }
 
     /// Reads processing time from `clock` (the task's clock) instead of the wall clock.
@@ -377,7 +391,12 @@ impl<K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Keyed
         if !self.states.contains_key(&id) {
             let description = Described::<N, V>::describe(kind);
             let mut table = StateTable::<K, N, V> {
-                values: KeyGroupedMap::new(range, max_parallelism),
+                values: KeyGroupedMap::with_backend(
+                    range,
+                    max_parallelism,
+                    &self.backend,
+                    &format!("{}-{name}", self.backend_name),
+                ),
                 ttl,
             };
             let restored = self.pending.remove(&snapshot_id(name, &description));
@@ -442,16 +461,17 @@ impl<K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Keyed
         V: Send + Serialize + DeserializeOwned + 'static,
     {
         let (table, now) = self.table::<(), V>(name, kind, ttl)?;
-        let live = |touched: &Cell<Timestamp>| {
-            table
-                .ttl
-                .is_none_or(|ttl| !ttl.is_expired(touched.get(), now))
-        };
+        let ttl = table.ttl;
+        let live =
+            |touched: &Cell<Timestamp>| ttl.is_none_or(|ttl| !ttl.is_expired(touched.get(), now));
         Ok(table
             .values
-            .iter()
-            .filter(|(_, namespaces)| namespaces.iter().any(|(_, _, touched)| live(touched)))
-            .map(|(key, _)| (key.clone(), key_hash(key)))
+            .keys_where(|namespaces| namespaces.iter().any(|(_, _, touched)| live(touched)))
+            .into_iter()
+            .map(|key| {
+                let hash = key_hash(&key);
+                (key, hash)
+            })
             .collect())
     }
 
@@ -537,6 +557,8 @@ where
         ttl: Option<StateTtlConfig>,
     ) -> Result<Slot<'a, K, N, V>, StateError> {
         let (table, now) = self.backend.table::<N, V>(name, kind, ttl)?;
+        // With the disk backend the key's values come back to the heap, where handles read them.
+        table.values.load(self.hash, self.key);
         Ok(Slot {
             table,
             key: self.key,

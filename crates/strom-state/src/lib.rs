@@ -11,6 +11,7 @@ pub mod key_group_parts;
 pub mod keyed_map;
 pub mod keyed_state;
 pub mod operator_state;
+pub mod state_backend;
 pub mod timers;
 pub mod ttl;
 
@@ -23,5 +24,6 @@ pub use keyed_state::{
     StateDescriptor, StateError, StateScope, ValueState, ValueStateDescriptor,
 };
 pub use operator_state::OperatorStateStore;
+pub use state_backend::{DiskBackend, StateBackend, StateBackendError};
 pub use timers::{Timer, TimerQueue};
 pub use ttl::{StateTtlConfig, StateTtlConfigBuilder, StateVisibility, UpdateType};

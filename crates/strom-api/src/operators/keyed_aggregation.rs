@@ -110,11 +110,11 @@ pub(crate) struct KeyedAggregationOperator<K, T> {
     mode: ExecutionMode,
 }
 
-impl<K: std::hash::Hash + Eq, T> KeyedAggregationOperator<K, T> {
+impl<K: StreamData + std::hash::Hash + Eq, T: StreamData> KeyedAggregationOperator<K, T> {
     pub(crate) fn new(aggregation: Aggregation<T>, ctx: &OperatorContext) -> Self {
         KeyedAggregationOperator {
             aggregation,
-            state: KeyGroupedMap::new(ctx.key_group_range, ctx.max_parallelism),
+            state: ctx.keyed_map("values"),
             mode: ctx.execution_mode,
         }
     }

@@ -137,8 +137,7 @@ where
             evaluator: Evaluator {
                 contents,
                 function,
-                states: KeyedStateBackend::new(ctx.key_group_range, ctx.max_parallelism)
-                    .with_clock(task_clock(ctx)),
+                states: ctx.keyed_state_backend().with_clock(task_clock(ctx)),
             },
             watermark: Timestamp::MIN,
             time: ctx.processing_time.clone(),

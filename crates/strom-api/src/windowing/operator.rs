@@ -159,7 +159,7 @@ where
         ctx: &OperatorContext,
     ) -> Self {
         WindowOperator {
-            windows: KeyGroupedMap::new(ctx.key_group_range, ctx.max_parallelism),
+            windows: ctx.keyed_map("windows"),
             logic: WindowLogic {
                 settings,
                 contents,
@@ -172,8 +172,7 @@ where
                     actions: Vec::new(),
                     firing_event_timer: None,
                 },
-                states: KeyedStateBackend::new(ctx.key_group_range, ctx.max_parallelism)
-                    .with_clock(task_clock(ctx)),
+                states: ctx.keyed_state_backend().with_clock(task_clock(ctx)),
                 batch_mode: ctx.execution_mode == ExecutionMode::Batch,
                 _types: PhantomData,
             },
