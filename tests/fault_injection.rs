@@ -53,22 +53,41 @@ fn expected_lines() -> Vec<String> {
 
 /// Runs the job into `out`, failing once at each of `failures`.
 fn run(out: &Path, failures: Arc<Mutex<BTreeSet<i64>>>, mode: CheckpointingMode) -> u64 {
-    // Frequent watermarks, so windows fire (and results reach the sink) throughout the run.
-    let mut config = Configuration::new();
-    config
-        .set_string("pipeline.auto-watermark-interval", "5 ms")
-        .unwrap();
-    let env = StreamExecutionEnvironment::get_execution_environment_with_config(config);
-    env.set_parallelism(2);
-    env.set_buffer_timeout(Duration::ZERO);
+    let env = environment(Configuration::new(), 2);
     env.enable_checkpointing_with_mode(Duration::from_millis(15), mode);
     env.set_restart_strategy(RestartStrategy::FixedDelay {
         attempts: 20,
         delay: Duration::from_millis(5),
     });
+    windowed_job(&env, out, failures, 8);
+    env.execute("fault injection")
+        .unwrap()
+        .get_completed_checkpoints()
+}
+
+/// An environment with frequent watermarks, so windows fire (and results reach the sink)
+/// throughout the run, and records sent one at a time.
+fn environment(mut config: Configuration, parallelism: usize) -> StreamExecutionEnvironment {
+    config
+        .set_string("pipeline.auto-watermark-interval", "5 ms")
+        .unwrap();
+    let env = StreamExecutionEnvironment::get_execution_environment_with_config(config);
+    env.set_parallelism(parallelism);
+    env.set_buffer_timeout(Duration::ZERO);
+    env
+}
+
+/// The keyed, windowed job, writing to `out` and failing once at each of `failures`; its
+/// source waits a millisecond every `pace` records.
+fn windowed_job(
+    env: &StreamExecutionEnvironment,
+    out: &Path,
+    failures: Arc<Mutex<BTreeSet<i64>>>,
+    pace: i64,
+) {
     env.from_sequence(0, EVENTS - 1)
         .map(move |n: i64| {
-            if n % 8 == 0 {
+            if n % pace == 0 {
                 std::thread::sleep(Duration::from_millis(1));
             }
             let fail = failures
@@ -91,9 +110,6 @@ fn run(out: &Path, failures: Arc<Mutex<BTreeSet<i64>>>, mode: CheckpointingMode)
         .reduce(|a, b| (a.0, a.1 + b.1, a.2 + b.2))
         .process(WindowEnd)
         .sink_to(FileSink::for_row_format(out, SimpleStringEncoder));
-    env.execute("fault injection")
-        .unwrap()
-        .get_completed_checkpoints()
 }
 
 /// Names each window result by its key and window end (the record's timestamp + 1).
@@ -186,4 +202,40 @@ fn without_failures_the_file_sink_writes_every_result_once() {
     run(&dir, failure_points(0, 0), CheckpointingMode::ExactlyOnce);
     assert_eq!(committed_lines(&dir), expected_lines());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn rescaling_two_to_three_to_one_through_savepoints_gives_the_uninterrupted_results() {
+    let base = common::temp_dir("rescaling");
+    let mut savepoint: Option<std::path::PathBuf> = None;
+    let mut committed = Vec::new();
+    for (stage, parallelism) in [2, 3, 1].into_iter().enumerate() {
+        let mut config = Configuration::new();
+        if let Some(path) = &savepoint {
+            config
+                .set_string("execution.state-recovery.path", path.to_str().unwrap())
+                .unwrap();
+        }
+        let env = environment(config, parallelism);
+        // Periodic checkpoints are rare here: the savepoints are what count.
+        env.enable_checkpointing(Duration::from_secs(60));
+        let out = base.join(format!("out-{stage}"));
+        // Slow enough (some 750 ms at parallelism 2) to be stopped twice on the way.
+        windowed_job(&env, &out, failure_points(0, 0), 2);
+        if stage < 2 {
+            let client = env.execute_async("rescaled").unwrap();
+            std::thread::sleep(Duration::from_millis(150));
+            savepoint = Some(
+                client
+                    .stop_with_savepoint(base.join(format!("savepoint-{stage}")))
+                    .unwrap(),
+            );
+        } else {
+            env.execute("rescaled to the end").unwrap();
+        }
+        committed.extend(committed_lines(&out));
+    }
+    committed.sort();
+    assert_eq!(committed, expected_lines());
+    std::fs::remove_dir_all(&base).unwrap();
 }

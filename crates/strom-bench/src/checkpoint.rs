@@ -20,10 +20,23 @@ pub struct Settings {
     pub interval: Option<Duration>,
     /// Where checkpoints are written (in memory only when `None`).
     pub directory: Option<PathBuf>,
+    /// `state.backend.type`.
+    pub state_backend: String,
+    /// `state.backend.disk.cache-entries`.
+    pub cache_entries: u64,
 }
 
 fn environment(settings: &Settings) -> Result<StreamExecutionEnvironment, JobError> {
     let mut config = Configuration::new();
+    config
+        .set_string("state.backend.type", &settings.state_backend)
+        .map_err(JobError::Config)?;
+    config
+        .set_string(
+            "state.backend.disk.cache-entries",
+            &settings.cache_entries.to_string(),
+        )
+        .map_err(JobError::Config)?;
     if let Some(directory) = &settings.directory {
         config
             .set_string("state.checkpoints.dir", &directory.to_string_lossy())
@@ -113,7 +126,8 @@ pub fn run(settings: &Settings) -> Result<String, JobError> {
     let seconds = result.get_net_runtime().as_secs_f64();
     let statistics = result.get_checkpoint_statistics();
     Ok(format!(
-        "strom checkpoint parallelism={} events={} keys={} interval_ms={} seconds={seconds:.3} events_per_s={:.0} checkpoints={} last_checkpoint_ms={} last_checkpoint_mb={:.1} peak_rss_mb={}",
+        "strom checkpoint backend={} parallelism={} events={} keys={} interval_ms={} seconds={seconds:.3} events_per_s={:.0} checkpoints={} last_checkpoint_ms={} last_checkpoint_mb={:.1} peak_rss_mb={}",
+        settings.state_backend,
         settings.parallelism,
         settings.events,
         settings.keys,
@@ -155,7 +169,8 @@ pub fn recovery(settings: &Settings) -> Result<String, JobError> {
     };
     let statistics = result.get_checkpoint_statistics();
     Ok(format!(
-        "strom recovery parallelism={} events={} keys={} interval_ms={} checkpoints={} last_checkpoint_mb={:.1} recovery_ms={recovery_ms:.1} peak_rss_mb={}",
+        "strom recovery backend={} parallelism={} events={} keys={} interval_ms={} checkpoints={} last_checkpoint_mb={:.1} recovery_ms={recovery_ms:.1} peak_rss_mb={}",
+        settings.state_backend,
         settings.parallelism,
         settings.events,
         settings.keys,

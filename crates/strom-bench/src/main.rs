@@ -85,6 +85,12 @@ struct CheckpointJob {
     /// Write checkpoints under this directory (in memory only otherwise).
     #[arg(long)]
     checkpoint_dir: Option<PathBuf>,
+    /// Where keyed state lives: hashmap or disk (`state.backend.type`).
+    #[arg(long, default_value = "hashmap")]
+    state_backend: String,
+    /// With the disk backend: entries per state of a subtask kept on the heap.
+    #[arg(long, default_value_t = 100_000)]
+    cache_entries: u64,
 }
 
 impl CheckpointJob {
@@ -96,6 +102,8 @@ impl CheckpointJob {
             interval: (self.interval_ms > 0)
                 .then(|| std::time::Duration::from_millis(self.interval_ms)),
             directory: self.checkpoint_dir.clone(),
+            state_backend: self.state_backend.clone(),
+            cache_entries: self.cache_entries,
         }
     }
 }

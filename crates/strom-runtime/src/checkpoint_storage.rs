@@ -17,7 +17,7 @@ use crate::checkpoint_coordinator::CompletedCheckpoint;
 /// The first bytes of every checkpoint file.
 const MAGIC: &[u8; 8] = b"STROMCHK";
 /// The format this build writes and reads.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 /// Magic, version, state length and checksum.
 const HEADER_BYTES: usize = 8 + 4 + 8 + 4;
 /// The file of a checkpoint directory.

@@ -356,10 +356,11 @@ impl<T: StreamData, S: Source<T>> SourceFactory for SourceNode<T, S> {
                 strategy.create_emitter(ctx.execution_mode == ExecutionMode::Streaming)
             });
             loop {
-                control.check_cancelled()?;
+                // Before stopping, so a completed savepoint commits what it covers.
                 if let Some(checkpoint) = control.newly_completed_checkpoint() {
                     head.head.notify_checkpoint_complete(checkpoint)?;
                 }
+                control.check_cancelled()?;
                 if let Some(barrier) = control.barrier_to_inject() {
                     if !output.is_empty() {
                         head.emit(output.take())?;

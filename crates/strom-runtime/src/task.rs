@@ -327,11 +327,19 @@ pub(crate) fn run_input_task<T>(
     head.open()?;
     let mut flush_timer = control.flush_timer();
     loop {
-        let event = gate.next(
+        let event = match gate.next(
             || head.flush(),
             || control.shared.is_cancelled(),
             &control.time,
-        )?;
+        ) {
+            Ok(event) => event,
+            Err(stopped) => {
+                // A checkpoint that completed before the stop (a savepoint, when the job is
+                // stopped with one) still commits what it covers.
+                notify_completed(&mut head, control)?;
+                return Err(stopped);
+            }
+        };
         match event {
             GateEvent::Records(batch) => head.process_batch(batch)?,
             GateEvent::Watermark(watermark) => head.process_watermark(watermark)?,
@@ -351,12 +359,18 @@ pub(crate) fn run_input_task<T>(
         if let Some(now) = control.time.take_due() {
             head.on_processing_time(now)?;
         }
-        if let Some(checkpoint) = control.newly_completed_checkpoint() {
-            head.notify_checkpoint_complete(checkpoint)?;
-        }
+        notify_completed(&mut head, control)?;
         if flush_timer.is_due() {
             head.flush()?;
         }
         control.check_cancelled()?;
     }
+}
+
+/// Tells the chain of a checkpoint that completed since it last heard, if any.
+fn notify_completed<T>(head: &mut BoxedInput<T>, control: &TaskControl) -> Result<(), TaskError> {
+    if let Some(checkpoint) = control.newly_completed_checkpoint() {
+        head.notify_checkpoint_complete(checkpoint)?;
+    }
+    Ok(())
 }

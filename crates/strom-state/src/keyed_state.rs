@@ -20,7 +20,7 @@ use strom_core::time::wall_clock_millis;
 use strom_core::Timestamp;
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::key_group_parts::KeyGroupParts;
 use crate::keyed_map::{ForeignKeyGroup, KeyGroupedMap};
@@ -221,7 +221,7 @@ pub trait StateDescriptor {
 }
 
 macro_rules! state_descriptor {
-    ($descriptor:ident<$($param:ident),*>, $handle:ident, $value:ty, $kind:literal, $get:ident, $($bounds:tt)*) => {
+    ($descriptor:ident<$($param:ident),*>, $handle:ident, $value:ty, $kind:expr, $get:ident, $($bounds:tt)*) => {
         impl<$($param),*> StateDescriptor for $descriptor<$($param),*>
         where
             $($bounds)*
@@ -256,16 +256,16 @@ macro_rules! state_descriptor {
     };
 }
 
-state_descriptor!(ValueStateDescriptor<T>, ValueState, T, "ValueState", get_state,
+state_descriptor!(ValueStateDescriptor<T>, ValueState, T, StateKind::whole("ValueState"), get_state,
     T: Send + Serialize + DeserializeOwned + 'static);
-state_descriptor!(ListStateDescriptor<T>, ListState, Vec<T>, "ListState", get_list_state,
+state_descriptor!(ListStateDescriptor<T>, ListState, ListValue<T>, StateKind::list(), get_list_state,
     T: Send + Serialize + DeserializeOwned + 'static);
-state_descriptor!(MapStateDescriptor<UK, UV>, MapState, HashMap<UK, UV>, "MapState", get_map_state,
+state_descriptor!(MapStateDescriptor<UK, UV>, MapState, MapValue<UK, UV>, StateKind::map(), get_map_state,
     UK: Hash + Eq + Send + Serialize + DeserializeOwned + 'static,
     UV: Send + Serialize + DeserializeOwned + 'static);
-state_descriptor!(ReducingStateDescriptor<T>, ReducingState, T, "ReducingState", get_reducing_state,
+state_descriptor!(ReducingStateDescriptor<T>, ReducingState, Option<T>, StateKind::whole("ReducingState"), get_reducing_state,
     T: Send + Serialize + DeserializeOwned + 'static);
-state_descriptor!(AggregatingStateDescriptor<IN, ACC, OUT>, AggregatingState, ACC, "AggregatingState",
+state_descriptor!(AggregatingStateDescriptor<IN, ACC, OUT>, AggregatingState, ACC, StateKind::whole("AggregatingState"),
     get_aggregating_state, ACC: Send + Serialize + DeserializeOwned + 'static);
 
 /// One state's values: per key, its namespaces (usually one or a few) with their values and
@@ -273,6 +273,7 @@ state_descriptor!(AggregatingStateDescriptor<IN, ACC, OUT>, AggregatingState, AC
 struct StateTable<K, N, V> {
     values: KeyGroupedMap<K, Vec<(N, V, Cell<Timestamp>)>>,
     ttl: Option<StateTtlConfig>,
+    drop_expired_elements: Option<DropExpiredElements<V>>,
 }
 
 /// A state table with its types erased: what the backend needs to find it again and write it.
@@ -291,10 +292,14 @@ where
         self
     }
     fn snapshot(&mut self, now: Timestamp) -> Result<BTreeMap<usize, Vec<u8>>, postcard::Error> {
-        // Expired values are not written (Flink's cleanup in full snapshots).
+        // Expired values and elements are not written (Flink's cleanup in full snapshots).
         if let Some(ttl) = self.ttl {
+            let elements = self.drop_expired_elements;
             self.values.retain(|namespaces| {
-                namespaces.retain(|(_, _, touched)| !ttl.is_expired(touched.get(), now));
+                namespaces.retain_mut(|(_, value, touched)| {
+                    !ttl.is_expired(touched.get(), now)
+                        && elements.is_none_or(|drop_expired| drop_expired(value, &ttl, now))
+                });
                 !namespaces.is_empty()
             });
         }
@@ -302,16 +307,55 @@ where
     }
 }
 
-/// The kind and types of a state, for error messages.
-struct Described<N, V>(PhantomData<fn() -> (N, V)>);
+/// What a state is stored as: its kind, the value type its messages show, and, for lists and
+/// maps, how their elements expire one by one.
+struct StateKind<V> {
+    kind: &'static str,
+    shown: &'static str,
+    drop_expired_elements: Option<DropExpiredElements<V>>,
+}
 
-impl<N, V> Described<N, V> {
-    fn describe(kind: &str) -> String {
+/// Drops a value's expired elements; whether any are left.
+type DropExpiredElements<V> = fn(&mut V, &StateTtlConfig, Timestamp) -> bool;
+
+impl<V> StateKind<V> {
+    /// A state whose value expires as a whole.
+    fn whole(kind: &'static str) -> Self {
+        StateKind {
+            kind,
+            shown: type_name::<V>(),
+            drop_expired_elements: None,
+        }
+    }
+
+    /// How the state is named in messages and snapshots, in namespace `N`.
+    fn describe<N>(&self) -> String {
         format!(
-            "{kind}<{}> in namespace {}",
-            type_name::<V>(),
+            "{}<{}> in namespace {}",
+            self.kind,
+            self.shown,
             type_name::<N>()
         )
+    }
+}
+
+impl<T> StateKind<ListValue<T>> {
+    fn list() -> Self {
+        StateKind {
+            kind: "ListState",
+            shown: type_name::<Vec<T>>(),
+            drop_expired_elements: Some(ListValue::drop_expired),
+        }
+    }
+}
+
+impl<UK: Hash + Eq, UV> StateKind<MapValue<UK, UV>> {
+    fn map() -> Self {
+        StateKind {
+            kind: "MapState",
+            shown: type_name::<HashMap<UK, UV>>(),
+            drop_expired_elements: Some(MapValue::drop_expired),
+        }
     }
 }
 
@@ -379,7 +423,7 @@ impl<K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Keyed
     fn table<N, V>(
         &mut self,
         name: &'static str,
-        kind: &str,
+        kind: StateKind<V>,
         ttl: Option<StateTtlConfig>,
     ) -> Result<(&mut StateTable<K, N, V>, Timestamp), StateError>
     where
@@ -389,7 +433,7 @@ impl<K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Keyed
         let (range, max_parallelism) = (self.range, self.max_parallelism);
         let id = (name, TypeId::of::<N>());
         if !self.states.contains_key(&id) {
-            let description = Described::<N, V>::describe(kind);
+            let description = kind.describe::<N>();
             let mut table = StateTable::<K, N, V> {
                 values: KeyGroupedMap::with_backend(
                     range,
@@ -398,6 +442,7 @@ impl<K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Keyed
                     &format!("{}-{name}", self.backend_name),
                 ),
                 ttl,
+                drop_expired_elements: kind.drop_expired_elements,
             };
             let restored = self.pending.remove(&snapshot_id(name, &description));
             if restored.is_none() {
@@ -436,7 +481,7 @@ impl<K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Keyed
             .as_any_mut()
             .downcast_mut::<StateTable<K, N, V>>()
         {
-            Some(table) if description.starts_with(kind) => {
+            Some(table) if description.starts_with(kind.kind) => {
                 // The clock is read only for states that expire.
                 let now = if table.ttl.is_some() { clock() } else { 0 };
                 Ok((table, now))
@@ -444,7 +489,7 @@ impl<K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Keyed
             _ => Err(StateError::TypeMismatch {
                 name: name.to_string(),
                 existing: description.clone(),
-                requested: Described::<N, V>::describe(kind),
+                requested: kind.describe::<N>(),
             }),
         }
     }
@@ -454,7 +499,7 @@ impl<K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Keyed
     fn keys_with_values<V>(
         &mut self,
         name: &'static str,
-        kind: &str,
+        kind: StateKind<V>,
         ttl: Option<StateTtlConfig>,
     ) -> Result<Vec<(K, u64)>, StateError>
     where
@@ -553,19 +598,21 @@ where
     fn slot<V: Send + Serialize + DeserializeOwned + 'static>(
         self,
         name: &'static str,
-        kind: &str,
+        kind: StateKind<V>,
         ttl: Option<StateTtlConfig>,
     ) -> Result<Slot<'a, K, N, V>, StateError> {
         let (table, now) = self.backend.table::<N, V>(name, kind, ttl)?;
         // With the disk backend the key's values come back to the heap, where handles read them.
         table.values.load(self.hash, self.key);
-        Ok(Slot {
+        let mut slot = Slot {
             table,
             key: self.key,
             hash: self.hash,
             namespace: self.namespace,
             now,
-        })
+        };
+        slot.drop_expired_elements();
+        Ok(slot)
     }
 
     /// The value state `descriptor` names.
@@ -574,7 +621,11 @@ where
         descriptor: &ValueStateDescriptor<T>,
     ) -> Result<ValueState<'a, K, N, T>, StateError> {
         Ok(ValueState {
-            slot: self.slot(descriptor.name, "ValueState", descriptor.ttl)?,
+            slot: self.slot(
+                descriptor.name,
+                StateKind::whole("ValueState"),
+                descriptor.ttl,
+            )?,
         })
     }
 
@@ -584,7 +635,7 @@ where
         descriptor: &ListStateDescriptor<T>,
     ) -> Result<ListState<'a, K, N, T>, StateError> {
         Ok(ListState {
-            slot: self.slot(descriptor.name, "ListState", descriptor.ttl)?,
+            slot: self.slot(descriptor.name, StateKind::list(), descriptor.ttl)?,
         })
     }
 
@@ -598,7 +649,7 @@ where
         UV: Send + Serialize + DeserializeOwned + 'static,
     {
         Ok(MapState {
-            slot: self.slot(descriptor.name, "MapState", descriptor.ttl)?,
+            slot: self.slot(descriptor.name, StateKind::map(), descriptor.ttl)?,
         })
     }
 
@@ -608,7 +659,11 @@ where
         descriptor: &ReducingStateDescriptor<T>,
     ) -> Result<ReducingState<'a, K, N, T>, StateError> {
         Ok(ReducingState {
-            slot: self.slot(descriptor.name, "ReducingState", descriptor.ttl)?,
+            slot: self.slot(
+                descriptor.name,
+                StateKind::whole("ReducingState"),
+                descriptor.ttl,
+            )?,
             reduce: Arc::clone(&descriptor.reduce),
         })
     }
@@ -622,7 +677,11 @@ where
         ACC: Send + Serialize + DeserializeOwned + 'static,
     {
         Ok(AggregatingState {
-            slot: self.slot(descriptor.name, "AggregatingState", descriptor.ttl)?,
+            slot: self.slot(
+                descriptor.name,
+                StateKind::whole("AggregatingState"),
+                descriptor.ttl,
+            )?,
             create: Arc::clone(&descriptor.create),
             add: Arc::clone(&descriptor.add),
             result: Arc::clone(&descriptor.result),
@@ -677,6 +736,31 @@ impl<K: Hash + Eq + Clone, N: Eq + Clone, V> Slot<'_, K, N, V> {
                 touched.set(now);
                 value
             })
+    }
+
+    /// Drops the expired elements of a list or map (values whose elements expire one by one),
+    /// and the value with them when none is left; expired elements are kept when the state
+    /// returns expired values (until a checkpoint cleans them up).
+    fn drop_expired_elements(&mut self) {
+        let (Some(ttl), Some(drop_expired)) = (self.table.ttl, self.table.drop_expired_elements)
+        else {
+            return;
+        };
+        if ttl.returns_expired() {
+            return;
+        }
+        let now = self.now;
+        let namespace = self.namespace;
+        let Some(namespaces) = self.table.values.get_mut(self.hash, self.key) else {
+            return;
+        };
+        let emptied = namespaces
+            .iter_mut()
+            .find(|(n, _, _)| n == namespace)
+            .is_some_and(|(_, value, _)| !drop_expired(value, &ttl, now));
+        if emptied {
+            self.clear();
+        }
     }
 
     /// Drops the value when it has expired.
@@ -767,26 +851,39 @@ impl<K: Hash + Eq + Clone, N: Eq + Clone, T> ValueState<'_, K, N, T> {
     }
 }
 
-/// A list per key and namespace (Flink's `ListState`).
+/// A list per key and namespace (Flink's `ListState`). With a time to live each element
+/// expires on its own, a time to live after it was added (or, with `OnReadAndWrite`, after the
+/// list was last opened).
 pub struct ListState<'a, K, N, T> {
-    slot: Slot<'a, K, N, Vec<T>>,
+    slot: Slot<'a, K, N, ListValue<T>>,
 }
 
 impl<K: Hash + Eq + Clone, N: Eq + Clone, T> ListState<'_, K, N, T> {
     /// The elements, in the order they were added (empty when none were).
     pub fn get(&self) -> &[T] {
-        self.slot.get().map_or(&[], Vec::as_slice)
+        self.slot.get().map_or(&[], |list| list.items.as_slice())
+    }
+
+    /// When elements added now were written, if the state expires.
+    fn stamp(&self) -> Option<Timestamp> {
+        self.slot.table.ttl.map(|_| self.slot.now)
     }
 
     /// Appends `value`.
     pub fn add(&mut self, value: T) -> Result<(), StateError> {
-        self.slot.get_or_insert_with(Vec::new)?.push(value);
-        Ok(())
+        self.add_all([value])
     }
 
     /// Appends every value of `values`.
     pub fn add_all(&mut self, values: impl IntoIterator<Item = T>) -> Result<(), StateError> {
-        self.slot.get_or_insert_with(Vec::new)?.extend(values);
+        let stamp = self.stamp();
+        let list = self.slot.get_or_insert_with(ListValue::default)?;
+        for value in values {
+            list.items.push(value);
+            if let Some(stamp) = stamp {
+                list.written.push(stamp);
+            }
+        }
         Ok(())
     }
 
@@ -794,10 +891,16 @@ impl<K: Hash + Eq + Clone, N: Eq + Clone, T> ListState<'_, K, N, T> {
     pub fn update(&mut self, values: Vec<T>) -> Result<(), StateError> {
         if values.is_empty() {
             self.slot.clear();
-            Ok(())
-        } else {
-            self.slot.set(values)
+            return Ok(());
         }
+        let written = match self.stamp() {
+            Some(stamp) => vec![stamp; values.len()],
+            None => Vec::new(),
+        };
+        self.slot.set(ListValue {
+            items: values,
+            written,
+        })
     }
 
     /// Removes every element.
@@ -806,35 +909,86 @@ impl<K: Hash + Eq + Clone, N: Eq + Clone, T> ListState<'_, K, N, T> {
     }
 }
 
-/// A map per key and namespace (Flink's `MapState`).
+/// A list state's elements, with when each was written (only when the state expires).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ListValue<T> {
+    items: Vec<T>,
+    written: Vec<Timestamp>,
+}
+
+impl<T> Default for ListValue<T> {
+    fn default() -> Self {
+        ListValue {
+            items: Vec::new(),
+            written: Vec::new(),
+        }
+    }
+}
+
+impl<T> ListValue<T> {
+    /// Drops the elements that expired at `now` (refreshing the rest when reads refresh);
+    /// whether any are left.
+    fn drop_expired(&mut self, ttl: &StateTtlConfig, now: Timestamp) -> bool {
+        if self.written.len() == self.items.len() {
+            let mut written = self.written.iter();
+            let mut stamps = Vec::with_capacity(self.written.len());
+            self.items.retain(|_| {
+                let stamp = *written.next().expect("one stamp per element");
+                let live = !ttl.is_expired(stamp, now);
+                if live {
+                    stamps.push(if ttl.refreshes_on_read() { now } else { stamp });
+                }
+                live
+            });
+            self.written = stamps;
+        }
+        !self.items.is_empty()
+    }
+}
+
+/// A map per key and namespace (Flink's `MapState`). With a time to live each entry expires on
+/// its own, a time to live after it was put (or, with `OnReadAndWrite`, read).
 pub struct MapState<'a, K, N, UK, UV> {
-    slot: Slot<'a, K, N, HashMap<UK, UV>>,
+    slot: Slot<'a, K, N, MapValue<UK, UV>>,
 }
 
 impl<K, N, UK, UV> MapState<'_, K, N, UK, UV>
 where
     K: Hash + Eq + Clone,
     N: Eq + Clone,
-    UK: Hash + Eq,
+    UK: Hash + Eq + Clone,
 {
     /// The value of `key`, if any.
     pub fn get(&self, key: &UK) -> Option<&UV> {
-        self.slot.get()?.get(key)
+        let map = self.slot.get()?;
+        let value = map.entries.get(key)?;
+        if let Some(ttl) = self.slot.table.ttl {
+            if ttl.refreshes_on_read() {
+                if let Some(read) = map.written.get(key) {
+                    read.set(self.slot.now);
+                }
+            }
+        }
+        Some(value)
     }
 
     /// Sets the value of `key`.
     pub fn put(&mut self, key: UK, value: UV) -> Result<(), StateError> {
-        self.slot
-            .get_or_insert_with(HashMap::new)?
-            .insert(key, value);
+        let stamp = self.slot.table.ttl.map(|_| self.slot.now);
+        let map = self.slot.get_or_insert_with(MapValue::default)?;
+        if let Some(stamp) = stamp {
+            map.written.insert(key.clone(), Cell::new(stamp));
+        }
+        map.entries.insert(key, value);
         Ok(())
     }
 
     /// Removes `key`; returns its value, if it had one.
     pub fn remove(&mut self, key: &UK) -> Option<UV> {
         let map = self.slot.get_mut()?;
-        let removed = map.remove(key);
-        if map.is_empty() {
+        let removed = map.entries.remove(key);
+        map.written.remove(key);
+        if map.entries.is_empty() {
             self.slot.clear();
         }
         removed
@@ -847,17 +1001,59 @@ where
 
     /// Every entry, in no particular order.
     pub fn entries(&self) -> impl Iterator<Item = (&UK, &UV)> {
-        self.slot.get().into_iter().flatten()
+        self.slot
+            .get()
+            .into_iter()
+            .flat_map(|map| map.entries.iter())
     }
 
     /// Whether the map has no entry.
     pub fn is_empty(&self) -> bool {
-        self.slot.get().is_none_or(HashMap::is_empty)
+        self.slot.get().is_none_or(|map| map.entries.is_empty())
     }
 
     /// Removes every entry.
     pub fn clear(&mut self) {
         self.slot.clear();
+    }
+}
+
+/// A map state's entries, with when each was written (only when the state expires).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "UK: Serialize + Hash + Eq, UV: Serialize",
+    deserialize = "UK: Deserialize<'de> + Hash + Eq, UV: Deserialize<'de>"
+))]
+pub(crate) struct MapValue<UK, UV> {
+    entries: HashMap<UK, UV>,
+    written: HashMap<UK, Cell<Timestamp>>,
+}
+
+impl<UK: Hash + Eq, UV> Default for MapValue<UK, UV> {
+    fn default() -> Self {
+        MapValue {
+            entries: HashMap::new(),
+            written: HashMap::new(),
+        }
+    }
+}
+
+impl<UK: Hash + Eq, UV> MapValue<UK, UV> {
+    /// Drops the entries that expired at `now`; whether any are left.
+    fn drop_expired(&mut self, ttl: &StateTtlConfig, now: Timestamp) -> bool {
+        if !self.written.is_empty() {
+            let written = &mut self.written;
+            self.entries.retain(|key, _| {
+                let live = written
+                    .get(key)
+                    .is_some_and(|stamp| !ttl.is_expired(stamp.get(), now));
+                if !live {
+                    written.remove(key);
+                }
+                live
+            });
+        }
+        !self.entries.is_empty()
     }
 }
 
@@ -1221,6 +1417,64 @@ mod tests {
         // The expired sum is dropped, not added to.
         sum.add(5).unwrap();
         assert_eq!(sum.get(), Some(&5));
+    }
+
+    #[test]
+    fn list_and_map_elements_expire_one_by_one() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let ttl = StateTtlConfig::new_builder(std::time::Duration::from_millis(100)).build();
+        let recent = ListStateDescriptor::<u64>::new("recent").enable_time_to_live(ttl);
+        let seen = MapStateDescriptor::<String, u64>::new("seen").enable_time_to_live(ttl);
+        let key = "k".to_string();
+        let hash = key_hash(&key);
+        let (mut states, now) = clocked();
+        let list = |states: &mut KeyedStateBackend<String>| {
+            let list = states
+                .scope(&key, hash, &())
+                .get_list_state(&recent)
+                .unwrap();
+            list.get().to_vec()
+        };
+        let map_keys = |states: &mut KeyedStateBackend<String>| {
+            let map = states.scope(&key, hash, &()).get_map_state(&seen).unwrap();
+            let mut keys: Vec<String> = map.entries().map(|(k, _)| k.clone()).collect();
+            keys.sort();
+            keys
+        };
+        // Elements added at 0, 50 and 90; entries put at 0 and 60, and the first put again at 80.
+        for (at, element) in [(0, 1), (50, 2), (90, 3)] {
+            now.store(at, SeqCst);
+            let mut handle = states
+                .scope(&key, hash, &())
+                .get_list_state(&recent)
+                .unwrap();
+            handle.add(element).unwrap();
+        }
+        for (at, entry) in [(0, "a"), (60, "b"), (80, "a")] {
+            now.store(at, SeqCst);
+            let mut handle = states.scope(&key, hash, &()).get_map_state(&seen).unwrap();
+            handle.put(entry.to_string(), at as u64).unwrap();
+        }
+        now.store(120, SeqCst);
+        // Adding kept the list alive, but its first element expired at 100 on its own.
+        assert_eq!(list(&mut states), [2, 3]);
+        assert_eq!(map_keys(&mut states), ["a", "b"]);
+        now.store(165, SeqCst);
+        assert_eq!(list(&mut states), [3]);
+        // "b" (put at 60) expired; "a" was put again at 80.
+        assert_eq!(map_keys(&mut states), ["a"]);
+        // A checkpoint leaves expired elements out: restored where the clock reads 0, only
+        // what was alive at 185 comes back.
+        now.store(185, SeqCst);
+        let snapshot = states.snapshot().unwrap();
+        let (mut restored, _) = clocked();
+        for (group, bytes) in &snapshot {
+            restored.restore(*group, bytes).unwrap();
+        }
+        assert_eq!(list(&mut restored), [3]);
+        assert!(map_keys(&mut restored).is_empty());
+        now.store(200, SeqCst);
+        assert!(list(&mut states).is_empty());
     }
 
     #[test]
