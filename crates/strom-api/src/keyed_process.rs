@@ -363,12 +363,12 @@ where
         _checkpoint: CheckpointId,
     ) -> Result<OperatorStateSnapshot, BoxError> {
         let mut parts = KeyGroupParts::new();
-        parts.add(VALUES, self.states.snapshot()?);
-        parts.add(NAMED_STATES, self.named_states.snapshot()?);
+        parts.add_pending(VALUES, self.states.snapshot_pending()?);
+        parts.add_pending(NAMED_STATES, self.named_states.snapshot_pending()?);
         parts.add(EVENT_TIMERS, self.timers.event.snapshot(&self.key_groups)?);
         let processing = self.timers.processing.snapshot(&self.key_groups)?;
         parts.add(PROCESSING_TIMERS, processing);
-        Ok(OperatorStateSnapshot::keyed(parts.finish()?))
+        Ok(OperatorStateSnapshot::pending_keyed(parts.into_pending()))
     }
 
     fn initialize_state(&mut self, state: &RestoredOperatorState) -> Result<(), BoxError> {

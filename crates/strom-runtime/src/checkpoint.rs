@@ -6,9 +6,11 @@
 //! that a restore redistributes. The bytes are the operator's own serialization.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use strom_core::key_group::KeyGroupRange;
+use strom_state::PendingKeyedState;
 
 /// The state one operator subtask wrote for one checkpoint.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,9 +25,70 @@ pub struct OperatorStateSnapshot {
     pub union: Vec<Vec<u8>>,
     /// Broadcast state: the same in every subtask; on restore each subtask gets one copy.
     pub broadcast: Vec<Vec<u8>>,
+    /// Keyed state still to be encoded, off the task thread (an asynchronous snapshot); the
+    /// task finishes it into `keyed` before it acknowledges the checkpoint.
+    #[serde(skip)]
+    pub pending_keyed: PendingKeyed,
 }
 
+/// Keyed state an operator took at a barrier and has yet to encode. It never leaves the task
+/// unfinished: a copy of a snapshot carries none. (In a mutex only so that finished snapshots,
+/// which restores share between task threads, can be shared.)
+#[derive(Debug, Default)]
+pub struct PendingKeyed(Mutex<Option<PendingKeyedState>>);
+
+impl PendingKeyed {
+    fn take(&mut self) -> Option<PendingKeyedState> {
+        self.0
+            .get_mut()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .take()
+    }
+
+    fn is_some(&self) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .is_some()
+    }
+}
+
+impl Clone for PendingKeyed {
+    fn clone(&self) -> Self {
+        PendingKeyed::default()
+    }
+}
+
+impl PartialEq for PendingKeyed {
+    fn eq(&self, other: &Self) -> bool {
+        !self.is_some() && !other.is_some()
+    }
+}
+
+impl Eq for PendingKeyed {}
+
 impl OperatorStateSnapshot {
+    /// Keyed state to be encoded off the task thread (the task fills in the name).
+    pub fn pending_keyed(state: PendingKeyedState) -> Self {
+        OperatorStateSnapshot {
+            pending_keyed: PendingKeyed(Mutex::new(Some(state))),
+            ..Self::default()
+        }
+    }
+
+    /// Whether keyed state is still to be encoded.
+    pub fn has_pending(&self) -> bool {
+        self.pending_keyed.is_some()
+    }
+
+    /// Encodes the pending keyed state into `keyed`.
+    pub fn finish_pending(&mut self) -> Result<(), postcard::Error> {
+        if let Some(pending) = self.pending_keyed.take() {
+            self.keyed.extend(pending.finish()?);
+        }
+        Ok(())
+    }
+
     /// Keyed state only, by key group (the task fills in the name).
     pub fn keyed(keyed: BTreeMap<usize, Vec<u8>>) -> Self {
         OperatorStateSnapshot {
@@ -45,6 +108,7 @@ impl OperatorStateSnapshot {
     /// Whether the operator wrote nothing.
     pub fn is_empty(&self) -> bool {
         self.keyed.is_empty()
+            && !self.has_pending()
             && self.operator.is_empty()
             && self.union.is_empty()
             && self.broadcast.is_empty()
@@ -133,6 +197,7 @@ mod tests {
             operator: entries.iter().map(|e| e.as_bytes().to_vec()).collect(),
             union: Vec::new(),
             broadcast: vec![groups.iter().map(|&g| g as u8).collect()],
+            pending_keyed: PendingKeyed::default(),
         };
         // Written at parallelism 2 over 8 key groups, restored at parallelism 3.
         let snapshots = [old(&[0, 2, 3], &["a", "b"]), old(&[4, 7], &["c"])];

@@ -312,28 +312,44 @@ impl Coordinator {
         running: &impl Fn() -> bool,
     ) -> Option<CompletedCheckpoint> {
         let deadline = started + self.settings.timeout;
-        let mut tasks = BTreeMap::new();
-        while tasks.len() < self.tasks {
+        let mut acknowledged = BTreeMap::new();
+        let tasks = loop {
             if !running() || Instant::now() >= deadline {
                 return None;
             }
-            for (task, state) in self
+            // Finished tasks stand for themselves with their final state, unless they
+            // acknowledged this checkpoint before they finished: read who finished first, then
+            // the acknowledgements, which such a task sent before it finished.
+            let finished = self
                 .hub
                 .finished
                 .lock()
                 .unwrap_or_else(|poison| poison.into_inner())
-                .iter()
-            {
-                tasks.entry(*task).or_insert_with(|| state.clone());
+                .clone();
+            while let Ok(ack) = self.acknowledgements.try_recv() {
+                if ack.checkpoint == barrier.id {
+                    acknowledged.insert(ack.task, ack.state);
+                }
+            }
+            let standing_in = finished
+                .keys()
+                .filter(|task| !acknowledged.contains_key(task))
+                .count();
+            if acknowledged.len() + standing_in >= self.tasks {
+                let mut tasks = std::mem::take(&mut acknowledged);
+                for (task, state) in finished {
+                    tasks.entry(task).or_insert(state);
+                }
+                break tasks;
             }
             match self.acknowledgements.recv_timeout(POLL) {
                 Ok(ack) if ack.checkpoint == barrier.id => {
-                    tasks.insert(ack.task, ack.state);
+                    acknowledged.insert(ack.task, ack.state);
                 }
                 Ok(_) | Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return None,
             }
-        }
+        };
         let mut operators: BTreeMap<String, Vec<OperatorStateSnapshot>> = BTreeMap::new();
         for (_, task) in tasks {
             for (operator_id, snapshot) in task.operators {

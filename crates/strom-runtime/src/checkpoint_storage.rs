@@ -247,6 +247,7 @@ mod tests {
             operator: vec![b"split".to_vec()],
             union: vec![b"everyone".to_vec()],
             broadcast: vec![b"same".to_vec()],
+            ..OperatorStateSnapshot::default()
         };
         CompletedCheckpoint {
             id,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use strom_core::{CheckpointBarrier, CheckpointId, CheckpointingMode};
 
-use crate::checkpoint::TaskStateSnapshot;
+use crate::checkpoint::{OperatorStateSnapshot, TaskStateSnapshot};
 use crate::checkpoint_coordinator::{CheckpointHub, CompletedCheckpoint};
 use crate::error::TaskError;
 use crate::exchange::{GateEvent, InputGate};
@@ -196,6 +196,9 @@ struct TaskCheckpoints {
     last_injected: Cell<CheckpointId>,
     /// The newest completed checkpoint the task was told of.
     last_notified: Cell<CheckpointId>,
+    /// Snapshots being written off the task thread; the task waits for them before it
+    /// reports itself finished, so its acknowledgements come first.
+    writing: Cell<Vec<std::thread::JoinHandle<()>>>,
 }
 
 impl TaskControl {
@@ -219,6 +222,7 @@ impl TaskControl {
             task,
             last_injected: Cell::new(0),
             last_notified: Cell::new(0),
+            writing: Cell::new(Vec::new()),
         });
         self
     }
@@ -254,19 +258,57 @@ impl TaskControl {
     /// checkpoints.
     pub fn finished(&self, final_state: TaskStateSnapshot, source: bool) {
         if let Some(checkpoints) = &self.checkpoints {
+            for writing in checkpoints.writing.take() {
+                // A writer that panicked acknowledged nothing: its checkpoint times out.
+                let _ = writing.join();
+            }
             checkpoints
                 .hub
                 .task_finished(checkpoints.task, final_state, source);
         }
     }
 
-    /// Tells the coordinator the task wrote its state for `checkpoint`.
-    pub fn acknowledge(&self, checkpoint: CheckpointId, state: TaskStateSnapshot) {
-        if let Some(checkpoints) = &self.checkpoints {
-            checkpoints
-                .hub
-                .acknowledge(checkpoints.task, checkpoint, state);
+    /// Tells the coordinator the task wrote its state for `checkpoint`. State that operators
+    /// left to encode later (asynchronous snapshots) is encoded on a thread of its own while
+    /// the task goes on; the acknowledgement follows. If that fails, the checkpoint is not
+    /// acknowledged and times out, as a checkpoint that failed.
+    pub fn acknowledge(&self, checkpoint: CheckpointId, mut state: TaskStateSnapshot) {
+        let Some(checkpoints) = &self.checkpoints else {
+            return;
+        };
+        let (hub, task) = (Arc::clone(&checkpoints.hub), checkpoints.task);
+        if !state
+            .operators
+            .values()
+            .any(OperatorStateSnapshot::has_pending)
+        {
+            hub.acknowledge(task, checkpoint, state);
+            return;
         }
+        let mut writing = checkpoints.writing.take();
+        writing.retain(|writer| !writer.is_finished());
+        let spawned = std::thread::Builder::new()
+            .name(format!("snapshot {checkpoint} of task {task}"))
+            .spawn(move || {
+                for (operator, snapshot) in &mut state.operators {
+                    if let Err(error) = snapshot.finish_pending() {
+                        tracing::warn!(
+                            "checkpoint {checkpoint}: the state of operator '{}' ({operator}) \
+                             cannot be written: {error}",
+                            snapshot.name
+                        );
+                        return;
+                    }
+                }
+                hub.acknowledge(task, checkpoint, state);
+            });
+        match spawned {
+            Ok(writer) => writing.push(writer),
+            Err(error) => {
+                tracing::warn!("checkpoint {checkpoint}: no thread to write the snapshot: {error}")
+            }
+        }
+        checkpoints.writing.set(writing);
     }
 
     /// The task's processing-time clock.

@@ -7,10 +7,43 @@ use std::collections::BTreeMap;
 
 use strom_core::BoxError;
 
+/// Keyed state taken at a checkpoint barrier whose encoding may finish later, on another
+/// thread, while the operator goes on (an asynchronous snapshot): the bytes it gives are the
+/// state as it was at the barrier.
+pub struct PendingKeyedState(Box<dyn FnOnce() -> EncodedKeyGroups + Send>);
+
+/// Keyed state encoded per key group, or why it could not be.
+type EncodedKeyGroups = Result<BTreeMap<usize, Vec<u8>>, postcard::Error>;
+
+impl PendingKeyedState {
+    /// State already encoded, key group by key group.
+    pub fn ready(groups: BTreeMap<usize, Vec<u8>>) -> Self {
+        PendingKeyedState(Box::new(move || Ok(groups)))
+    }
+
+    /// State that `finish` encodes.
+    pub fn later(finish: impl FnOnce() -> EncodedKeyGroups + Send + 'static) -> Self {
+        PendingKeyedState(Box::new(finish))
+    }
+
+    /// The state, key group by key group.
+    pub fn finish(self) -> Result<BTreeMap<usize, Vec<u8>>, postcard::Error> {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for PendingKeyedState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PendingKeyedState")
+    }
+}
+
 /// Gathers the parts of an operator's keyed state, key group by key group.
 #[derive(Debug, Default)]
 pub struct KeyGroupParts {
     groups: BTreeMap<usize, Vec<(String, Vec<u8>)>>,
+    /// Parts still to be encoded.
+    pending: Vec<(String, PendingKeyedState)>,
 }
 
 impl KeyGroupParts {
@@ -29,12 +62,25 @@ impl KeyGroupParts {
         }
     }
 
+    /// Adds the part `name`, to be encoded when the parts are finished.
+    pub fn add_pending(&mut self, name: &str, part: PendingKeyedState) {
+        self.pending.push((name.to_string(), part));
+    }
+
     /// One blob per key group.
-    pub fn finish(self) -> Result<BTreeMap<usize, Vec<u8>>, postcard::Error> {
+    pub fn finish(mut self) -> Result<BTreeMap<usize, Vec<u8>>, postcard::Error> {
+        for (name, part) in std::mem::take(&mut self.pending) {
+            self.add(&name, part.finish()?);
+        }
         self.groups
             .into_iter()
             .map(|(group, parts)| Ok((group, postcard::to_stdvec(&parts)?)))
             .collect()
+    }
+
+    /// The blobs, finished later (see [`PendingKeyedState`]).
+    pub fn into_pending(self) -> PendingKeyedState {
+        PendingKeyedState::later(move || self.finish())
     }
 
     /// The parts of one key group's blob, by name.

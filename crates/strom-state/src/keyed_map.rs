@@ -19,7 +19,8 @@ use serde::Serialize;
 use hashbrown::{hash_table, HashTable};
 use strom_core::key_group::{key_hash, KeyGroupAssigner, KeyGroupRange};
 
-use crate::state_backend::{DiskStore, StateBackend};
+use crate::key_group_parts::PendingKeyedState;
+use crate::state_backend::{DiskStore, FrozenEntries, StateBackend};
 
 /// Keyed values of one subtask, partitioned by the key groups it owns.
 pub struct KeyGroupedMap<K, V> {
@@ -58,7 +59,7 @@ trait SpilledEntries<K, V>: Send {
     fn put_all(&mut self, entries: Vec<(usize, K, V)>);
     fn for_each(&self, group: usize, visit: &mut dyn FnMut(K, V));
     fn drain_group(&mut self, group: usize) -> Vec<(K, V)>;
-    fn for_each_encoded(&self, group: usize, visit: &mut dyn FnMut(&[u8], &[u8]));
+    fn frozen(&self) -> FrozenEntries;
 }
 
 impl<K, V> SpilledEntries<K, V> for DiskStore<K, V>
@@ -81,8 +82,8 @@ where
     fn drain_group(&mut self, group: usize) -> Vec<(K, V)> {
         DiskStore::drain_group(self, group)
     }
-    fn for_each_encoded(&self, group: usize, visit: &mut dyn FnMut(&[u8], &[u8])) {
-        DiskStore::for_each_encoded(self, group, visit)
+    fn frozen(&self) -> FrozenEntries {
+        DiskStore::frozen(self)
     }
 }
 
@@ -353,38 +354,61 @@ where
     /// restore at another parallelism can hand it to whichever subtask owns it then). The
     /// bytes are the same whichever backend holds the map.
     pub fn snapshot(&self) -> Result<BTreeMap<usize, Vec<u8>>, postcard::Error> {
-        let mut groups = BTreeMap::new();
-        for (local, table) in self.groups.iter().enumerate() {
-            let group = self.range.start + local;
-            let mut spilled = Vec::new();
-            let mut spilled_count = 0;
-            if let Some(disk) = &self.disk {
-                disk.store.for_each_encoded(group, &mut |key, value| {
+        self.snapshot_pending()?.finish()
+    }
+
+    /// The map as it is now, encoded by [`PendingKeyedState::finish`]: with the disk backend
+    /// the entries on the heap are encoded now and those on disk are read later from a frozen
+    /// view of the LSM tree, so the map can change meanwhile (an asynchronous snapshot).
+    pub fn snapshot_pending(&self) -> Result<PendingKeyedState, postcard::Error> {
+        let disk = match &self.disk {
+            Some(disk) if disk.store.len() > 0 => disk.store.frozen(),
+            _ => {
+                let mut groups = BTreeMap::new();
+                for (local, table) in self.groups.iter().enumerate() {
+                    if !table.is_empty() {
+                        // Written straight from the table, as a sequence the restore reads as
+                        // a vector.
+                        let bytes = postcard::to_stdvec(&TableEntries(table))?;
+                        groups.insert(self.range.start + local, bytes);
+                    }
+                }
+                return Ok(PendingKeyedState::ready(groups));
+            }
+        };
+        let mut on_heap = Vec::with_capacity(self.groups.len());
+        for table in &self.groups {
+            let mut bytes = Vec::new();
+            for entry in table.iter() {
+                bytes = postcard::to_extend(entry, bytes)?;
+            }
+            on_heap.push((table.len(), bytes));
+        }
+        let first_group = self.range.start;
+        Ok(PendingKeyedState::later(move || {
+            let mut groups = BTreeMap::new();
+            for (local, (heap_count, heap_bytes)) in on_heap.into_iter().enumerate() {
+                let group = first_group + local;
+                let mut spilled = Vec::new();
+                let mut spilled_count = 0;
+                disk.for_each_encoded(group, |key, value| {
                     spilled.extend_from_slice(key);
                     spilled.extend_from_slice(value);
                     spilled_count += 1;
                 });
-            }
-            if table.is_empty() && spilled_count == 0 {
-                continue;
-            }
-            let bytes = if spilled_count == 0 {
-                // Written straight from the table, as a sequence the restore reads as a vector.
-                postcard::to_stdvec(&TableEntries(table))?
-            } else {
+                if heap_count + spilled_count == 0 {
+                    continue;
+                }
                 // A postcard sequence is its length then its elements, and a pair its two
                 // parts: the entries on disk are already encoded that way.
-                let mut bytes = Vec::with_capacity(spilled.len() + 16);
-                write_varint(table.len() + spilled_count, &mut bytes);
-                for entry in table.iter() {
-                    bytes = postcard::to_extend(entry, bytes)?;
-                }
+                let mut bytes = Vec::with_capacity(heap_bytes.len() + spilled.len() + 10);
+                write_varint(heap_count + spilled_count, &mut bytes);
+                bytes.extend_from_slice(&heap_bytes);
                 bytes.extend_from_slice(&spilled);
-                bytes
-            };
-            groups.insert(group, bytes);
-        }
-        Ok(groups)
+                groups.insert(group, bytes);
+            }
+            Ok(groups)
+        }))
     }
 
     /// Adds the entries a [`snapshot`](Self::snapshot) wrote for `key_group`.
@@ -605,5 +629,32 @@ mod tests {
         assert_eq!(drained.len(), 499);
         assert_eq!(drained[0], (0, "012".to_string()));
         assert!(on_disk.is_empty());
+    }
+    #[test]
+    fn a_pending_snapshot_of_the_disk_backend_keeps_the_state_of_its_moment() {
+        let range = KeyGroupRange { start: 0, end: 128 };
+        let backend = disk_backend("pending", 8);
+        let mut map = KeyGroupedMap::<u64, String>::with_backend(range, 128, &backend, "test");
+        let mut reference = KeyGroupedMap::<u64, String>::new(range, 128);
+        for n in 0..300u64 {
+            for map in [&mut map, &mut reference] {
+                map.get_or_insert_with(key_hash(&n), &n, || format!("v{n}"))
+                    .unwrap();
+            }
+        }
+        let pending = map.snapshot_pending().unwrap();
+        // The map goes on changing: entries move between heap and disk, change and go.
+        for n in 0..400u64 {
+            map.get_or_insert_with(key_hash(&n), &n, String::new)
+                .unwrap()
+                .push('!');
+        }
+        for n in 0..100u64 {
+            map.remove(key_hash(&n), &n);
+        }
+        assert_eq!(
+            decoded(&pending.finish().unwrap()),
+            decoded(&reference.snapshot().unwrap())
+        );
     }
 }

@@ -22,7 +22,7 @@ use strom_core::Timestamp;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::key_group_parts::KeyGroupParts;
+use crate::key_group_parts::{KeyGroupParts, PendingKeyedState};
 use crate::keyed_map::{ForeignKeyGroup, KeyGroupedMap};
 use crate::state_backend::StateBackend;
 use crate::ttl::StateTtlConfig;
@@ -279,7 +279,7 @@ struct StateTable<K, N, V> {
 /// A state table with its types erased: what the backend needs to find it again and write it.
 trait ErasedTable: Send {
     fn as_any_mut(&mut self) -> &mut dyn Any;
-    fn snapshot(&mut self, now: Timestamp) -> Result<BTreeMap<usize, Vec<u8>>, postcard::Error>;
+    fn snapshot(&mut self, now: Timestamp) -> Result<PendingKeyedState, postcard::Error>;
 }
 
 impl<K, N, V> ErasedTable for StateTable<K, N, V>
@@ -291,7 +291,7 @@ where
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
-    fn snapshot(&mut self, now: Timestamp) -> Result<BTreeMap<usize, Vec<u8>>, postcard::Error> {
+    fn snapshot(&mut self, now: Timestamp) -> Result<PendingKeyedState, postcard::Error> {
         // Expired values and elements are not written (Flink's cleanup in full snapshots).
         if let Some(ttl) = self.ttl {
             let elements = self.drop_expired_elements;
@@ -303,7 +303,7 @@ where
                 !namespaces.is_empty()
             });
         }
-        self.values.snapshot()
+        self.values.snapshot_pending()
     }
 }
 
@@ -542,19 +542,30 @@ impl<K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Keyed
     /// Every state, key group by key group (states restored but not used since are written
     /// as they were restored).
     pub fn snapshot(&mut self) -> Result<BTreeMap<usize, Vec<u8>>, postcard::Error> {
+        self.snapshot_pending()?.finish()
+    }
+
+    /// Every state as it is now, encoded by [`PendingKeyedState::finish`] (see
+    /// [`KeyGroupedMap::snapshot_pending`]).
+    pub fn snapshot_pending(&mut self) -> Result<PendingKeyedState, postcard::Error> {
         // In the order of their ids, so the same state always writes the same bytes.
-        let mut all: BTreeMap<String, BTreeMap<usize, Vec<u8>>> =
-            self.pending.clone().into_iter().collect();
+        let mut parts: BTreeMap<String, PendingKeyedState> = self
+            .pending
+            .iter()
+            .map(|(id, groups)| (id.clone(), PendingKeyedState::ready(groups.clone())))
+            .collect();
         let now = (self.clock)();
         for ((name, _), state) in &mut self.states {
-            let groups = state.table.snapshot(now)?;
-            all.insert(snapshot_id(name, &state.description), groups);
+            parts.insert(
+                snapshot_id(name, &state.description),
+                state.table.snapshot(now)?,
+            );
         }
-        let mut parts = KeyGroupParts::new();
-        for (id, groups) in all {
-            parts.add(&id, groups);
+        let mut all = KeyGroupParts::new();
+        for (id, part) in parts {
+            all.add_pending(&id, part);
         }
-        parts.finish()
+        Ok(all.into_pending())
     }
 
     /// Takes back what a [`snapshot`](Self::snapshot) wrote for `key_group`; each state

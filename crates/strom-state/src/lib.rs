@@ -16,7 +16,7 @@ pub mod timers;
 pub mod ttl;
 
 pub use broadcast_state::BroadcastStateStore;
-pub use key_group_parts::KeyGroupParts;
+pub use key_group_parts::{KeyGroupParts, PendingKeyedState};
 pub use keyed_map::{ForeignKeyGroup, KeyGroupedMap, KeyedEntry, StateRestoreError, VacantEntry};
 pub use keyed_state::{
     AggregatingState, AggregatingStateDescriptor, KeyedStateBackend, ListState,

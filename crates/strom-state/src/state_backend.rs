@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fjall::{Database, Keyspace, KeyspaceCreateOptions};
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, Readable, Snapshot};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -228,6 +228,15 @@ where
         }
     }
 
+    /// The entries on disk as they are now, readable while the store changes (for a snapshot
+    /// finished on another thread).
+    pub(crate) fn frozen(&self) -> FrozenEntries {
+        FrozenEntries {
+            snapshot: self.database.snapshot(),
+            keyspace: self.keyspace().clone(),
+        }
+    }
+
     /// Calls `visit` with every entry of `group` on disk.
     pub(crate) fn for_each(&self, group: usize, mut visit: impl FnMut(K, V)) {
         self.for_each_encoded(group, |key, value| visit(decode(key), decode(value)));
@@ -259,6 +268,28 @@ impl<K, V> Drop for DiskStore<K, V> {
         if let Some(keyspace) = self.keyspace.take() {
             // Scratch space: a failure to delete only leaves files for the directory's removal.
             let _ = self.database.delete_keyspace(keyspace);
+        }
+    }
+}
+
+/// A store's entries on disk as of one moment.
+pub(crate) struct FrozenEntries {
+    snapshot: Snapshot,
+    keyspace: Keyspace,
+}
+
+impl FrozenEntries {
+    /// Calls `visit` with the encoding of every entry of `group`, as
+    /// [`DiskStore::for_each_encoded`] does.
+    pub(crate) fn for_each_encoded(&self, group: usize, mut visit: impl FnMut(&[u8], &[u8])) {
+        for guard in self
+            .snapshot
+            .prefix(&self.keyspace, (group as u16).to_be_bytes())
+        {
+            let (key, value) = guard
+                .into_inner()
+                .unwrap_or_else(|error| disk_failure(&error));
+            visit(&key[2..], &value);
         }
     }
 }

@@ -129,7 +129,9 @@ where
         &mut self,
         _checkpoint: CheckpointId,
     ) -> Result<OperatorStateSnapshot, BoxError> {
-        Ok(OperatorStateSnapshot::keyed(self.state.snapshot()?))
+        Ok(OperatorStateSnapshot::pending_keyed(
+            self.state.snapshot_pending()?,
+        ))
     }
 
     fn initialize_state(&mut self, state: &RestoredOperatorState) -> Result<(), BoxError> {

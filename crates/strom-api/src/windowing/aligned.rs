@@ -451,8 +451,8 @@ where
             .collect::<Result<_, postcard::Error>>()?;
         let mut parts = KeyGroupParts::new();
         parts.add(WINDOWS, windows);
-        parts.add(NAMED_STATES, self.evaluator.states.snapshot()?);
-        Ok(OperatorStateSnapshot::keyed(parts.finish()?))
+        parts.add_pending(NAMED_STATES, self.evaluator.states.snapshot_pending()?);
+        Ok(OperatorStateSnapshot::pending_keyed(parts.into_pending()))
     }
 
     fn initialize_state(&mut self, state: &RestoredOperatorState) -> Result<(), BoxError> {

@@ -636,14 +636,14 @@ where
     ) -> Result<OperatorStateSnapshot, BoxError> {
         let timers = &self.logic.timers;
         let mut parts = KeyGroupParts::new();
-        parts.add(WINDOWS, self.windows.snapshot()?);
-        parts.add(NAMED_STATES, self.logic.states.snapshot()?);
+        parts.add_pending(WINDOWS, self.windows.snapshot_pending()?);
+        parts.add_pending(NAMED_STATES, self.logic.states.snapshot_pending()?);
         parts.add(EVENT_TIMERS, timers.event.snapshot(&self.key_groups)?);
         parts.add(
             PROCESSING_TIMERS,
             timers.processing.snapshot(&self.key_groups)?,
         );
-        Ok(OperatorStateSnapshot::keyed(parts.finish()?))
+        Ok(OperatorStateSnapshot::pending_keyed(parts.into_pending()))
     }
 
     fn initialize_state(&mut self, state: &RestoredOperatorState) -> Result<(), BoxError> {
