@@ -42,8 +42,11 @@ pub use strom_state as state;
 /// Everything a job needs: `use strom::prelude::*;`.
 pub mod prelude {
     pub use strom_api::broadcast::{
-        BroadcastContext, BroadcastStream, KeyedBroadcastConnectedStream,
+        BroadcastContext, BroadcastProcessContext, BroadcastStream, KeyedBroadcastConnectedStream,
         KeyedBroadcastProcessFunction, ReadOnlyContext,
+    };
+    pub use strom_api::broadcast_process::{
+        BroadcastConnectedStream, BroadcastProcessFunction, BroadcastProcessReadOnlyContext,
     };
     pub use strom_api::connected::{
         CoFlatMapFunction, CoMapFunction, CoProcessFunction, ConnectedStreams, Either,

@@ -293,3 +293,68 @@ fn broadcast_state_is_restored_after_a_failure() {
         .any(|line| !line.contains("tools") && line.ends_with("no rule")));
     assert_eq!(distinct.len(), books + games + tools);
 }
+
+/// Broadcast elements every subtask of the non-keyed operator has processed.
+static STOP_WORDS_SEEN: AtomicUsize = AtomicUsize::new(0);
+
+const STOP_WORDS: MapStateDescriptor<String, ()> = MapStateDescriptor::new("stop-words");
+
+/// Drops the words the broadcast stream named, and counts what it sees.
+#[derive(Clone)]
+struct DropStopWords;
+
+impl BroadcastProcessFunction<String, String, String> for DropStopWords {
+    fn process_element(
+        &mut self,
+        word: String,
+        ctx: &mut BroadcastProcessReadOnlyContext<'_>,
+        out: &mut Collector<'_, String>,
+    ) -> Result<(), BoxError> {
+        if !ctx.get_broadcast_state(&STOP_WORDS)?.contains_key(&word) {
+            out.collect(word);
+        }
+        Ok(())
+    }
+
+    fn process_broadcast_element(
+        &mut self,
+        word: String,
+        ctx: &mut BroadcastProcessContext<'_>,
+        _out: &mut Collector<'_, String>,
+    ) -> Result<(), BoxError> {
+        ctx.get_broadcast_state(&STOP_WORDS)?.insert(word, ());
+        STOP_WORDS_SEEN.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_stream_that_is_not_keyed_reads_the_broadcast_state_in_every_subtask() {
+    let env = StreamExecutionEnvironment::get_execution_environment();
+    env.set_parallelism(2);
+    let stop_words = env
+        .from_collection(vec!["the".to_string(), "a".to_string()])
+        .set_parallelism(1);
+    // The words wait until both subtasks of the operator know both stop words.
+    let words = env
+        .from_collection(
+            "the cat saw a dog and the bird"
+                .split(' ')
+                .map(str::to_string)
+                .collect::<Vec<_>>(),
+        )
+        .map(|word: String| {
+            while STOP_WORDS_SEEN.load(Ordering::SeqCst) < 4 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            word
+        });
+    let kept = words
+        .connect_broadcast(&stop_words.broadcast_state(&STOP_WORDS))
+        .process(DropStopWords)
+        .collect_async();
+    env.execute("stop words").unwrap();
+    let mut kept = kept.take();
+    kept.sort();
+    assert_eq!(kept, ["and", "bird", "cat", "dog", "saw"]);
+}

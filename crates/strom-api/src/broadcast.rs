@@ -53,8 +53,8 @@ pub enum KeyedOrBroadcast<K, A, B> {
 /// A stream whose records reach every subtask of the operator it is connected to, with the
 /// broadcast states they are kept in (Flink's `BroadcastStream`).
 pub struct BroadcastStream<B> {
-    stream: DataStream<B>,
-    declared: Vec<&'static str>,
+    pub(crate) stream: DataStream<B>,
+    pub(crate) declared: Vec<&'static str>,
 }
 
 impl<B: StreamData> DataStream<B> {
@@ -227,33 +227,30 @@ impl<K> ReadOnlyContext<'_, '_, K> {
     }
 }
 
-/// What a broadcast element sees: the broadcast state for change, the named state of every
-/// key, the operator's time and the side outputs.
-pub struct BroadcastContext<'a, K> {
+/// What a broadcast element sees (Flink's `BroadcastProcessFunction.Context`): the broadcast
+/// state for change, the operator's time and the side outputs.
+pub struct BroadcastProcessContext<'a> {
     plain: Context<'a>,
     broadcast: &'a mut BroadcastStateStore,
-    keyed_states: &'a mut KeyedStateBackend<K>,
     watermark: Timestamp,
     processing_time: Timestamp,
 }
 
-impl<'a, K> Deref for BroadcastContext<'a, K> {
-    type Target = Context<'a>;
-    fn deref(&self) -> &Self::Target {
-        &self.plain
+impl<'a> BroadcastProcessContext<'a> {
+    pub(crate) fn new(
+        plain: Context<'a>,
+        broadcast: &'a mut BroadcastStateStore,
+        watermark: Timestamp,
+        processing_time: Timestamp,
+    ) -> Self {
+        BroadcastProcessContext {
+            plain,
+            broadcast,
+            watermark,
+            processing_time,
+        }
     }
-}
 
-impl<K> DerefMut for BroadcastContext<'_, K> {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.plain
-    }
-}
-
-impl<K> BroadcastContext<'_, K>
-where
-    K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static,
-{
     /// The broadcast state `descriptor` names, for change.
     pub fn get_broadcast_state<UK, UV>(
         &mut self,
@@ -266,16 +263,6 @@ where
         self.broadcast.get_mut(descriptor)
     }
 
-    /// Calls `function` with every key of this subtask that has a value in the keyed state
-    /// `descriptor` names, and the key's handle of it (Flink's `applyToKeyedState`).
-    pub fn apply_to_keyed_state<D: StateDescriptor>(
-        &mut self,
-        descriptor: &D,
-        function: impl FnMut(&K, D::Handle<'_, K, ()>) -> Result<(), BoxError>,
-    ) -> Result<(), BoxError> {
-        self.keyed_states.apply_to_keyed_state(descriptor, function)
-    }
-
     /// The operator's current event time.
     pub fn current_watermark(&self) -> Timestamp {
         self.watermark
@@ -284,6 +271,54 @@ where
     /// The current processing time.
     pub fn current_processing_time(&self) -> Timestamp {
         self.processing_time
+    }
+}
+
+impl<'a> Deref for BroadcastProcessContext<'a> {
+    type Target = Context<'a>;
+    fn deref(&self) -> &Self::Target {
+        &self.plain
+    }
+}
+
+impl DerefMut for BroadcastProcessContext<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.plain
+    }
+}
+
+/// What a broadcast element sees in a keyed broadcast function: everything of
+/// [`BroadcastProcessContext`], and the named state of every key of the subtask.
+pub struct BroadcastContext<'a, K> {
+    broadcast: BroadcastProcessContext<'a>,
+    keyed_states: &'a mut KeyedStateBackend<K>,
+}
+
+impl<'a, K> Deref for BroadcastContext<'a, K> {
+    type Target = BroadcastProcessContext<'a>;
+    fn deref(&self) -> &Self::Target {
+        &self.broadcast
+    }
+}
+
+impl<K> DerefMut for BroadcastContext<'_, K> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.broadcast
+    }
+}
+
+impl<K> BroadcastContext<'_, K>
+where
+    K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static,
+{
+    /// Calls `function` with every key of this subtask that has a value in the keyed state
+    /// `descriptor` names, and the key's handle of it (Flink's `applyToKeyedState`).
+    pub fn apply_to_keyed_state<D: StateDescriptor>(
+        &mut self,
+        descriptor: &D,
+        function: impl FnMut(&K, D::Handle<'_, K, ()>) -> Result<(), BoxError>,
+    ) -> Result<(), BoxError> {
+        self.keyed_states.apply_to_keyed_state(descriptor, function)
     }
 }
 
@@ -368,11 +403,13 @@ where
     ) -> Result<(), BoxError> {
         let (adapter, keyed_states, watermark, clock) = self.inner.keyless_parts();
         let mut ctx = BroadcastContext {
-            plain: Context::new(&mut out.side, record.timestamp),
-            broadcast: &mut adapter.broadcast,
+            broadcast: BroadcastProcessContext::new(
+                Context::new(&mut out.side, record.timestamp),
+                &mut adapter.broadcast,
+                watermark,
+                clock.current_processing_time(),
+            ),
             keyed_states,
-            watermark,
-            processing_time: clock.current_processing_time(),
         };
         let mut collector = Collector::new(&mut out.main, record.timestamp);
         adapter

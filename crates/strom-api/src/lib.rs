@@ -8,6 +8,7 @@
 #![deny(clippy::clone_on_ref_ptr)]
 
 pub mod broadcast;
+pub mod broadcast_process;
 mod combiner;
 pub mod connected;
 mod datastream;
