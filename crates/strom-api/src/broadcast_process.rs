@@ -50,13 +50,8 @@ pub trait BroadcastProcessFunction<IN1, IN2, OUT>: Clone + Send + Sync + 'static
 }
 
 /// What a record of the non-broadcast input sees: its timestamp, the side outputs, the
-/// operator's time and the broadcast state for reading.
-pub struct BroadcastProcessReadOnlyContext<'a> {
-    plain: Context<'a>,
-    broadcast: &'a mut BroadcastStateStore,
-    watermark: Timestamp,
-    processing_time: Timestamp,
-}
+/// operator's time and the broadcast state, for reading only.
+pub struct BroadcastProcessReadOnlyContext<'a>(BroadcastProcessContext<'a>);
 
 impl BroadcastProcessReadOnlyContext<'_> {
     /// The broadcast state `descriptor` names, for reading.
@@ -68,30 +63,30 @@ impl BroadcastProcessReadOnlyContext<'_> {
         UK: Hash + Eq + Send + Sync + Serialize + DeserializeOwned + 'static,
         UV: Send + Sync + Serialize + DeserializeOwned + 'static,
     {
-        self.broadcast.get(descriptor)
+        self.0.get_broadcast_state(descriptor).map(|map| &*map)
     }
 
     /// The operator's current event time.
     pub fn current_watermark(&self) -> Timestamp {
-        self.watermark
+        self.0.current_watermark()
     }
 
     /// The current processing time.
     pub fn current_processing_time(&self) -> Timestamp {
-        self.processing_time
+        self.0.current_processing_time()
     }
 }
 
 impl<'a> Deref for BroadcastProcessReadOnlyContext<'a> {
     type Target = Context<'a>;
     fn deref(&self) -> &Self::Target {
-        &self.plain
+        &self.0
     }
 }
 
 impl DerefMut for BroadcastProcessReadOnlyContext<'_> {
     fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.plain
+        &mut self.0
     }
 }
 
@@ -181,26 +176,20 @@ where
     ) -> Result<(), BoxError> {
         let now = self.time.current_processing_time();
         for StreamRecord { value, timestamp } in batch {
-            let plain = Context::new(&mut out.side, timestamp);
+            let mut ctx = BroadcastProcessContext::new(
+                Context::new(&mut out.side, timestamp),
+                &mut self.broadcast,
+                self.watermark,
+                now,
+            );
             let mut collector = Collector::new(&mut out.main, timestamp);
             match value {
                 Either::Left(value) => {
-                    let mut ctx = BroadcastProcessReadOnlyContext {
-                        plain,
-                        broadcast: &mut self.broadcast,
-                        watermark: self.watermark,
-                        processing_time: now,
-                    };
+                    let mut ctx = BroadcastProcessReadOnlyContext(ctx);
                     self.function
                         .process_element(value, &mut ctx, &mut collector)?;
                 }
                 Either::Right(value) => {
-                    let mut ctx = BroadcastProcessContext::new(
-                        plain,
-                        &mut self.broadcast,
-                        self.watermark,
-                        now,
-                    );
                     self.function
                         .process_broadcast_element(value, &mut ctx, &mut collector)?;
                 }
