@@ -5,10 +5,11 @@
 //! Triggering a checkpoint only publishes its barrier on the [`CheckpointHub`]: each source
 //! task puts the barrier into its output between two batches, and the barrier reaches every
 //! other task through the channels, where input gates align it. A task acknowledges once the
-//! barrier passed its whole chain. A checkpoint that does not complete within the timeout is
-//! abandoned. A task that finished stands in every later checkpoint with its final state (a
-//! finished source with no split left), so bounded jobs go on checkpointing while any source
-//! runs.
+//! barrier passed its whole chain and what its operators left to encode is written. A
+//! checkpoint that does not complete within the timeout is abandoned. A task that finished
+//! stands in every later checkpoint with its final state (a finished source with no split
+//! left), unless it acknowledged the checkpoint before it finished, so bounded jobs go on
+//! checkpointing while any source runs.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -76,7 +77,11 @@ impl CompletedCheckpoint {
             .flatten()
             .map(|state| {
                 let keyed: usize = state.keyed.values().map(Vec::len).sum();
-                let entries: usize = state.operator.iter().map(Vec::len).sum();
+                let entries: usize = [&state.operator, &state.union, &state.broadcast]
+                    .into_iter()
+                    .flatten()
+                    .map(Vec::len)
+                    .sum();
                 (keyed + entries) as u64
             })
             .sum()
@@ -244,15 +249,23 @@ impl Coordinator {
                 Some(checkpoint) => match self.persist(&checkpoint) {
                     Ok(()) => {
                         failures = 0;
-                        for request in savepoints {
-                            let dir = request.directory.join(format!("savepoint-{id}"));
-                            let written = write_checkpoint(&dir, &checkpoint)
-                                .map(|()| dir)
-                                .map_err(|error| format!("savepoint {id}: {error}"));
-                            let _ = request.reply.send(written);
-                        }
+                        let replies: Vec<_> = savepoints
+                            .into_iter()
+                            .map(|request| {
+                                let dir = request.directory.join(format!("savepoint-{id}"));
+                                let written = write_checkpoint(&dir, &checkpoint)
+                                    .map(|()| dir)
+                                    .map_err(|error| format!("savepoint {id}: {error}"));
+                                (request.reply, written)
+                            })
+                            .collect();
+                        // Published before the savepoints are answered: a job stopped with one
+                        // then finds it completed, and its sinks commit what it covers.
                         self.hub.completed.store(id, Ordering::Release);
                         shared.checkpoint_completed(checkpoint, started.elapsed());
+                        for (reply, written) in replies {
+                            let _ = reply.send(written);
+                        }
                     }
                     Err(error) => {
                         tracing::warn!("checkpoint {id} could not be written: {error}");

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -75,7 +75,10 @@ impl StateBackendSettings {
                 local_dir,
                 cache_entries,
             } => {
-                let directory = local_dir.join(format!("strom-state-{job_id}"));
+                // A directory per run: what a run leaves behind never meets the next one's.
+                static RUNS: AtomicU64 = AtomicU64::new(0);
+                let run = RUNS.fetch_add(1, Ordering::Relaxed);
+                let directory = local_dir.join(format!("strom-state-{job_id}-{run}"));
                 StateBackend::Disk(Arc::new(DiskBackend::open(&directory, *cache_entries)?))
             }
         })
@@ -305,7 +308,12 @@ fn run(
                 plan.time.clone(),
             );
             if let Some(hub) = &hub {
-                control = control.with_checkpoints(Arc::clone(hub), task_index);
+                let info = OperatorInfo {
+                    name: vertex.name.as_str().into(),
+                    subtask_index: plan.subtask,
+                    parallelism: vertex.parallelism,
+                };
+                control = control.with_checkpoints(Arc::clone(hub), task_index, info);
             }
             let (runner, task_shared, finished_tasks) =
                 (&runner, Arc::clone(shared), &finished_tasks);

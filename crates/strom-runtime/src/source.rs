@@ -356,11 +356,17 @@ impl<T: StreamData, S: Source<T>> SourceFactory for SourceNode<T, S> {
                 strategy.create_emitter(ctx.execution_mode == ExecutionMode::Streaming)
             });
             loop {
-                // Before stopping, so a completed savepoint commits what it covers.
                 if let Some(checkpoint) = control.newly_completed_checkpoint() {
                     head.head.notify_checkpoint_complete(checkpoint)?;
                 }
-                control.check_cancelled()?;
+                if let Err(stopped) = control.check_cancelled() {
+                    // A savepoint the job is stopped with completed before the stop was asked
+                    // for: what it covers is committed first.
+                    if let Some(checkpoint) = control.newly_completed_checkpoint() {
+                        head.head.notify_checkpoint_complete(checkpoint)?;
+                    }
+                    return Err(stopped);
+                }
                 if let Some(barrier) = control.barrier_to_inject() {
                     if !output.is_empty() {
                         head.emit(output.take())?;

@@ -2,6 +2,7 @@
 //! buffer timeout and the checkpoint hub.
 
 use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,9 +12,9 @@ use strom_core::{CheckpointBarrier, CheckpointId, CheckpointingMode};
 
 use crate::checkpoint::{OperatorStateSnapshot, TaskStateSnapshot};
 use crate::checkpoint_coordinator::{CheckpointHub, CompletedCheckpoint};
-use crate::error::TaskError;
+use crate::error::{OperatorInfo, TaskError};
 use crate::exchange::{GateEvent, InputGate};
-use crate::operator::BoxedInput;
+use crate::operator::{panic_message, BoxedInput};
 use crate::processing_time::ProcessingTimeService;
 
 /// State shared by all tasks of one job run.
@@ -197,8 +198,19 @@ struct TaskCheckpoints {
     /// The newest completed checkpoint the task was told of.
     last_notified: Cell<CheckpointId>,
     /// Snapshots being written off the task thread; the task waits for them before it
-    /// reports itself finished, so its acknowledgements come first.
+    /// reports itself finished (so its acknowledgements come first) and before it ends.
     writing: Cell<Vec<std::thread::JoinHandle<()>>>,
+    /// The task's vertex and subtask, for errors of those writers.
+    info: OperatorInfo,
+}
+
+impl Drop for TaskCheckpoints {
+    fn drop(&mut self) {
+        // A writer outlives neither its task nor the files of the job run it reads.
+        for writer in self.writing.take() {
+            let _ = writer.join();
+        }
+    }
 }
 
 impl TaskControl {
@@ -215,14 +227,20 @@ impl TaskControl {
         }
     }
 
-    /// Takes part in the checkpoints of `hub` as task `task`.
-    pub(crate) fn with_checkpoints(mut self, hub: Arc<CheckpointHub>, task: usize) -> Self {
+    /// Takes part in the checkpoints of `hub` as task `task` (`info` names it in errors).
+    pub(crate) fn with_checkpoints(
+        mut self,
+        hub: Arc<CheckpointHub>,
+        task: usize,
+        info: OperatorInfo,
+    ) -> Self {
         self.checkpoints = Some(TaskCheckpoints {
             hub,
             task,
             last_injected: Cell::new(0),
             last_notified: Cell::new(0),
             writing: Cell::new(Vec::new()),
+            info,
         });
         self
     }
@@ -259,7 +277,7 @@ impl TaskControl {
     pub fn finished(&self, final_state: TaskStateSnapshot, source: bool) {
         if let Some(checkpoints) = &self.checkpoints {
             for writing in checkpoints.writing.take() {
-                // A writer that panicked acknowledged nothing: its checkpoint times out.
+                // A writer that failed has failed the job already.
                 let _ = writing.join();
             }
             checkpoints
@@ -270,8 +288,8 @@ impl TaskControl {
 
     /// Tells the coordinator the task wrote its state for `checkpoint`. State that operators
     /// left to encode later (asynchronous snapshots) is encoded on a thread of its own while
-    /// the task goes on; the acknowledgement follows. If that fails, the checkpoint is not
-    /// acknowledged and times out, as a checkpoint that failed.
+    /// the task goes on; the acknowledgement follows. A failure there fails the job, naming the
+    /// operator and subtask, as a failure in the task would.
     pub fn acknowledge(&self, checkpoint: CheckpointId, mut state: TaskStateSnapshot) {
         let Some(checkpoints) = &self.checkpoints else {
             return;
@@ -285,28 +303,36 @@ impl TaskControl {
             hub.acknowledge(task, checkpoint, state);
             return;
         }
+        let (shared, info) = (Arc::clone(&self.shared), checkpoints.info.clone());
         let mut writing = checkpoints.writing.take();
         writing.retain(|writer| !writer.is_finished());
         let spawned = std::thread::Builder::new()
             .name(format!("snapshot {checkpoint} of task {task}"))
             .spawn(move || {
-                for (operator, snapshot) in &mut state.operators {
-                    if let Err(error) = snapshot.finish_pending() {
-                        tracing::warn!(
-                            "checkpoint {checkpoint}: the state of operator '{}' ({operator}) \
-                             cannot be written: {error}",
-                            snapshot.name
-                        );
-                        return;
-                    }
+                for snapshot in state.operators.values_mut() {
+                    let written = catch_unwind(AssertUnwindSafe(|| snapshot.finish_pending()));
+                    let error = match written {
+                        Ok(Ok(())) => continue,
+                        Ok(Err(error)) => error.to_string(),
+                        Err(panic) => panic_message(&panic),
+                    };
+                    let operator = OperatorInfo {
+                        name: snapshot.name.as_str().into(),
+                        ..info
+                    };
+                    let message =
+                        format!("the state for checkpoint {checkpoint} cannot be written: {error}");
+                    shared.fail(TaskError::failed(&operator, message));
+                    return;
                 }
                 hub.acknowledge(task, checkpoint, state);
             });
         match spawned {
             Ok(writer) => writing.push(writer),
-            Err(error) => {
-                tracing::warn!("checkpoint {checkpoint}: no thread to write the snapshot: {error}")
-            }
+            Err(error) => self.shared.fail(TaskError::failed(
+                &checkpoints.info,
+                format!("no thread to write checkpoint {checkpoint}: {error}"),
+            )),
         }
         checkpoints.writing.set(writing);
     }
@@ -405,7 +431,11 @@ pub(crate) fn run_input_task<T>(
         if flush_timer.is_due() {
             head.flush()?;
         }
-        control.check_cancelled()?;
+        if let Err(stopped) = control.check_cancelled() {
+            // A savepoint the job is stopped with completed before the stop was asked for.
+            notify_completed(&mut head, control)?;
+            return Err(stopped);
+        }
     }
 }
 

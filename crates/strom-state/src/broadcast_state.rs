@@ -153,7 +153,8 @@ impl BroadcastStateStore {
     }
 
     /// The names of the maps the store holds, in order.
-    pub fn names(&self) -> Vec<String> {
+    #[cfg(test)]
+    fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.maps.keys().map(|name| name.to_string()).collect();
         names.extend(self.pending.keys().cloned());
         names.sort();

@@ -304,15 +304,15 @@ impl<K: Hash + Eq + Clone, V> KeyGroupedMap<K, V> {
     /// Removes and yields every entry, key group by key group (with the disk backend, the
     /// entries on disk after those on the heap).
     pub fn drain(&mut self) -> impl Iterator<Item = (K, V)> + '_ {
-        let spilled: Vec<(K, V)> = match &mut self.disk {
-            Some(disk) => self
-                .range
-                .as_range()
-                .flat_map(|group| disk.store.drain_group(group))
-                .collect(),
-            None => Vec::new(),
-        };
         self.len = 0;
+        let range = self.range;
+        // Key group by key group, so no more than one key group's entries from disk are in
+        // memory at once.
+        let spilled = self.disk.as_mut().into_iter().flat_map(move |disk| {
+            range
+                .as_range()
+                .flat_map(move |group| disk.store.drain_group(group))
+        });
         self.groups
             .iter_mut()
             .flat_map(|table| table.drain())

@@ -3,8 +3,9 @@
 //! processed and a namespace (a window, or `()` for state of the key as a whole).
 //!
 //! A descriptor names a state and fixes its type; asking for the same name with another type
-//! (in the same kind of namespace) is an error that names the state. Each state is a table from key to its namespaces' values,
-//! partitioned by key group like all keyed state, and kept on the heap (the `hashmap` backend).
+//! (in the same kind of namespace) is an error that names the state. Each state is a table from
+//! key to its namespaces' values, partitioned by key group like all keyed state, and kept by the
+//! job's state backend (on the heap, or with the disk backend partly in an LSM tree).
 //! Handles borrow the table for the current key and namespace, so reading a value is a lookup,
 //! never a copy of the table.
 
@@ -197,9 +198,6 @@ pub trait StateDescriptor {
     /// The handle the state gives for one key and namespace.
     type Handle<'a, K: 'a, N: 'a>;
 
-    /// The state's name.
-    fn state_name(&self) -> &'static str;
-
     /// The keys with a value of this state, with their hashes.
     #[doc(hidden)]
     fn keys_with_values<K>(
@@ -228,10 +226,6 @@ macro_rules! state_descriptor {
         {
             type Handle<'a, K: 'a, N: 'a> = $handle<'a, K, N, $($param),*>;
 
-            fn state_name(&self) -> &'static str {
-                self.name
-            }
-
             fn keys_with_values<K>(
                 &self,
                 backend: &mut KeyedStateBackend<K>,
@@ -256,16 +250,16 @@ macro_rules! state_descriptor {
     };
 }
 
-state_descriptor!(ValueStateDescriptor<T>, ValueState, T, StateKind::whole("ValueState"), get_state,
+state_descriptor!(ValueStateDescriptor<T>, ValueState, T, StateKind::whole(VALUE_STATE), get_state,
     T: Send + Serialize + DeserializeOwned + 'static);
 state_descriptor!(ListStateDescriptor<T>, ListState, ListValue<T>, StateKind::list(), get_list_state,
     T: Send + Serialize + DeserializeOwned + 'static);
 state_descriptor!(MapStateDescriptor<UK, UV>, MapState, MapValue<UK, UV>, StateKind::map(), get_map_state,
-    UK: Hash + Eq + Send + Serialize + DeserializeOwned + 'static,
+    UK: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static,
     UV: Send + Serialize + DeserializeOwned + 'static);
-state_descriptor!(ReducingStateDescriptor<T>, ReducingState, Option<T>, StateKind::whole("ReducingState"), get_reducing_state,
+state_descriptor!(ReducingStateDescriptor<T>, ReducingState, Option<T>, StateKind::whole(REDUCING_STATE), get_reducing_state,
     T: Send + Serialize + DeserializeOwned + 'static);
-state_descriptor!(AggregatingStateDescriptor<IN, ACC, OUT>, AggregatingState, ACC, StateKind::whole("AggregatingState"),
+state_descriptor!(AggregatingStateDescriptor<IN, ACC, OUT>, AggregatingState, ACC, StateKind::whole(AGGREGATING_STATE),
     get_aggregating_state, ACC: Send + Serialize + DeserializeOwned + 'static);
 
 /// One state's values: per key, its namespaces (usually one or a few) with their values and
@@ -307,6 +301,11 @@ where
     }
 }
 
+/// The kinds of state whose values expire as a whole, as messages and snapshots name them.
+const VALUE_STATE: &str = "ValueState";
+const REDUCING_STATE: &str = "ReducingState";
+const AGGREGATING_STATE: &str = "AggregatingState";
+
 /// What a state is stored as: its kind, the value type its messages show, and, for lists and
 /// maps, how their elements expire one by one.
 struct StateKind<V> {
@@ -329,9 +328,16 @@ impl<V> StateKind<V> {
     }
 
     /// How the state is named in messages and snapshots, in namespace `N`.
-    fn describe<N>(&self) -> String {
+    fn describe<N>(&self, ttl: Option<StateTtlConfig>) -> String {
+        // A state with a time to live stores when each value was written: it is not the same
+        // state as one without (Flink refuses that change on restore too).
+        let expiring = if ttl.is_some() {
+            " with time to live"
+        } else {
+            ""
+        };
         format!(
-            "{}<{}> in namespace {}",
+            "{}<{}>{expiring} in namespace {}",
             self.kind,
             self.shown,
             type_name::<N>()
@@ -433,7 +439,7 @@ impl<K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Keyed
         let (range, max_parallelism) = (self.range, self.max_parallelism);
         let id = (name, TypeId::of::<N>());
         if !self.states.contains_key(&id) {
-            let description = kind.describe::<N>();
+            let description = kind.describe::<N>(ttl);
             let mut table = StateTable::<K, N, V> {
                 values: KeyGroupedMap::with_backend(
                     range,
@@ -489,7 +495,7 @@ impl<K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Keyed
             _ => Err(StateError::TypeMismatch {
                 name: name.to_string(),
                 existing: description.clone(),
-                requested: kind.describe::<N>(),
+                requested: kind.describe::<N>(ttl),
             }),
         }
     }
@@ -634,7 +640,7 @@ where
         Ok(ValueState {
             slot: self.slot(
                 descriptor.name,
-                StateKind::whole("ValueState"),
+                StateKind::whole(VALUE_STATE),
                 descriptor.ttl,
             )?,
         })
@@ -656,7 +662,7 @@ where
         descriptor: &MapStateDescriptor<UK, UV>,
     ) -> Result<MapState<'a, K, N, UK, UV>, StateError>
     where
-        UK: Hash + Eq + Send + Serialize + DeserializeOwned + 'static,
+        UK: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static,
         UV: Send + Serialize + DeserializeOwned + 'static,
     {
         Ok(MapState {
@@ -672,7 +678,7 @@ where
         Ok(ReducingState {
             slot: self.slot(
                 descriptor.name,
-                StateKind::whole("ReducingState"),
+                StateKind::whole(REDUCING_STATE),
                 descriptor.ttl,
             )?,
             reduce: Arc::clone(&descriptor.reduce),
@@ -690,7 +696,7 @@ where
         Ok(AggregatingState {
             slot: self.slot(
                 descriptor.name,
-                StateKind::whole("AggregatingState"),
+                StateKind::whole(AGGREGATING_STATE),
                 descriptor.ttl,
             )?,
             create: Arc::clone(&descriptor.create),
@@ -872,12 +878,25 @@ pub struct ListState<'a, K, N, T> {
 impl<K: Hash + Eq + Clone, N: Eq + Clone, T> ListState<'_, K, N, T> {
     /// The elements, in the order they were added (empty when none were).
     pub fn get(&self) -> &[T] {
-        self.slot.get().map_or(&[], |list| list.items.as_slice())
+        let Some(list) = self.slot.get() else {
+            return &[];
+        };
+        if self
+            .slot
+            .table
+            .ttl
+            .is_some_and(|ttl| ttl.refreshes_on_read())
+        {
+            for written in &list.written {
+                written.set(self.slot.now);
+            }
+        }
+        &list.items
     }
 
     /// When elements added now were written, if the state expires.
-    fn stamp(&self) -> Option<Timestamp> {
-        self.slot.table.ttl.map(|_| self.slot.now)
+    fn stamp(&self) -> Option<Cell<Timestamp>> {
+        self.slot.table.ttl.map(|_| Cell::new(self.slot.now))
     }
 
     /// Appends `value`.
@@ -891,8 +910,8 @@ impl<K: Hash + Eq + Clone, N: Eq + Clone, T> ListState<'_, K, N, T> {
         let list = self.slot.get_or_insert_with(ListValue::default)?;
         for value in values {
             list.items.push(value);
-            if let Some(stamp) = stamp {
-                list.written.push(stamp);
+            if let Some(stamp) = &stamp {
+                list.written.push(stamp.clone());
             }
         }
         Ok(())
@@ -920,11 +939,12 @@ impl<K: Hash + Eq + Clone, N: Eq + Clone, T> ListState<'_, K, N, T> {
     }
 }
 
-/// A list state's elements, with when each was written (only when the state expires).
+/// A list state's elements, with when each was written or (with `OnReadAndWrite`) last read,
+/// only when the state expires.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct ListValue<T> {
     items: Vec<T>,
-    written: Vec<Timestamp>,
+    written: Vec<Cell<Timestamp>>,
 }
 
 impl<T> Default for ListValue<T> {
@@ -937,22 +957,21 @@ impl<T> Default for ListValue<T> {
 }
 
 impl<T> ListValue<T> {
-    /// Drops the elements that expired at `now` (refreshing the rest when reads refresh);
-    /// whether any are left.
+    /// Drops the elements that expired at `now`; whether any are left.
     fn drop_expired(&mut self, ttl: &StateTtlConfig, now: Timestamp) -> bool {
-        if self.written.len() == self.items.len() {
-            let mut written = self.written.iter();
-            let mut stamps = Vec::with_capacity(self.written.len());
-            self.items.retain(|_| {
-                let stamp = *written.next().expect("one stamp per element");
-                let live = !ttl.is_expired(stamp, now);
-                if live {
-                    stamps.push(if ttl.refreshes_on_read() { now } else { stamp });
-                }
-                live
-            });
-            self.written = stamps;
-        }
+        // Every element of a state that expires has its stamp; none is dropped for lack of one.
+        self.written.resize(self.items.len(), Cell::new(now));
+        let mut written = std::mem::take(&mut self.written).into_iter();
+        let mut kept = Vec::with_capacity(self.items.len());
+        self.items.retain(|_| {
+            let stamp = written.next().expect("one stamp per element");
+            let live = !ttl.is_expired(stamp.get(), now);
+            if live {
+                kept.push(stamp);
+            }
+            live
+        });
+        self.written = kept;
         !self.items.is_empty()
     }
 }
@@ -1010,12 +1029,21 @@ where
         self.get(key).is_some()
     }
 
-    /// Every entry, in no particular order.
+    /// Every entry, in no particular order (with `OnReadAndWrite`, reading refreshes them).
     pub fn entries(&self) -> impl Iterator<Item = (&UK, &UV)> {
-        self.slot
-            .get()
-            .into_iter()
-            .flat_map(|map| map.entries.iter())
+        let refresh = self
+            .slot
+            .table
+            .ttl
+            .is_some_and(|ttl| ttl.refreshes_on_read());
+        let now = self.slot.now;
+        self.slot.get().into_iter().flat_map(move |map| {
+            map.entries.iter().inspect(move |(key, _)| {
+                if let Some(read) = map.written.get(*key).filter(|_| refresh) {
+                    read.set(now);
+                }
+            })
+        })
     }
 
     /// Whether the map has no entry.
@@ -1052,18 +1080,16 @@ impl<UK: Hash + Eq, UV> Default for MapValue<UK, UV> {
 impl<UK: Hash + Eq, UV> MapValue<UK, UV> {
     /// Drops the entries that expired at `now`; whether any are left.
     fn drop_expired(&mut self, ttl: &StateTtlConfig, now: Timestamp) -> bool {
-        if !self.written.is_empty() {
-            let written = &mut self.written;
-            self.entries.retain(|key, _| {
-                let live = written
-                    .get(key)
-                    .is_some_and(|stamp| !ttl.is_expired(stamp.get(), now));
-                if !live {
-                    written.remove(key);
-                }
-                live
-            });
-        }
+        let written = &mut self.written;
+        self.entries.retain(|key, _| {
+            let live = written
+                .get(key)
+                .is_none_or(|stamp| !ttl.is_expired(stamp.get(), now));
+            if !live {
+                written.remove(key);
+            }
+            live
+        });
         !self.entries.is_empty()
     }
 }
@@ -1428,6 +1454,31 @@ mod tests {
         // The expired sum is dropped, not added to.
         sum.add(5).unwrap();
         assert_eq!(sum.get(), Some(&5));
+    }
+
+    #[test]
+    fn a_state_restored_without_a_time_to_live_is_refused_with_one() {
+        let key = "k".to_string();
+        let hash = key_hash(&key);
+        let plain = MapStateDescriptor::<String, u64>::new("seen");
+        let mut states = backend();
+        let mut map = states.scope(&key, hash, &()).get_map_state(&plain).unwrap();
+        map.put("a".to_string(), 1).unwrap();
+        let snapshot = states.snapshot().unwrap();
+        let ttl = StateTtlConfig::new_builder(std::time::Duration::from_millis(100)).build();
+        let expiring = MapStateDescriptor::<String, u64>::new("seen").enable_time_to_live(ttl);
+        let mut restored = backend();
+        for (group, bytes) in &snapshot {
+            restored.restore(*group, bytes).unwrap();
+        }
+        let error = restored
+            .scope(&key, hash, &())
+            .get_map_state(&expiring)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("state 'seen'"), "{error}");
+        assert!(error.contains("with time to live"), "{error}");
     }
 
     #[test]

@@ -234,6 +234,7 @@ where
         FrozenEntries {
             snapshot: self.database.snapshot(),
             keyspace: self.keyspace().clone(),
+            _database: self.database.clone(),
         }
     }
 
@@ -276,6 +277,8 @@ impl<K, V> Drop for DiskStore<K, V> {
 pub(crate) struct FrozenEntries {
     snapshot: Snapshot,
     keyspace: Keyspace,
+    /// Keeps the database's files while the view is read.
+    _database: Database,
 }
 
 impl FrozenEntries {
