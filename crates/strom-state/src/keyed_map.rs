@@ -260,26 +260,6 @@ impl<K: Hash + Eq + Clone, V> KeyGroupedMap<K, V> {
         self.len() == 0
     }
 
-    /// Keeps the entries whose value `keep` (which may change it) returns true for.
-    pub fn retain(&mut self, mut keep: impl FnMut(&mut V) -> bool) {
-        for table in &mut self.groups {
-            let before = table.len();
-            table.retain(|(_, value)| keep(value));
-            self.len -= before - table.len();
-        }
-        if let Some(disk) = &mut self.disk {
-            for group in self.range.as_range() {
-                let kept: Vec<_> = disk
-                    .store
-                    .drain_group(group)
-                    .into_iter()
-                    .filter_map(|(key, mut value)| keep(&mut value).then_some((group, key, value)))
-                    .collect();
-                disk.store.put_all(kept);
-            }
-        }
-    }
-
     /// The keys whose value `wanted` returns true for, on the heap or on disk.
     pub fn keys_where(&self, mut wanted: impl FnMut(&V) -> bool) -> Vec<K> {
         let mut keys: Vec<K> = self
@@ -353,14 +333,40 @@ where
     /// The entries of every key group that has any, each key group written on its own (so a
     /// restore at another parallelism can hand it to whichever subtask owns it then). The
     /// bytes are the same whichever backend holds the map.
-    pub fn snapshot(&self) -> Result<BTreeMap<usize, Vec<u8>>, postcard::Error> {
+    pub fn snapshot(&mut self) -> Result<BTreeMap<usize, Vec<u8>>, postcard::Error>
+    where
+        V: 'static,
+    {
         self.snapshot_pending()?.finish()
     }
 
     /// The map as it is now, encoded by [`PendingKeyedState::finish`]: with the disk backend
     /// the entries on the heap are encoded now and those on disk are read later from a frozen
     /// view of the LSM tree, so the map can change meanwhile (an asynchronous snapshot).
-    pub fn snapshot_pending(&self) -> Result<PendingKeyedState, postcard::Error> {
+    pub fn snapshot_pending(&mut self) -> Result<PendingKeyedState, postcard::Error>
+    where
+        V: 'static,
+    {
+        self.snapshot_pending_where(None)
+    }
+
+    /// Like [`snapshot_pending`](Self::snapshot_pending), keeping only the entries whose value
+    /// `keep` (which may change it) returns true for: entries on the heap that it drops are
+    /// dropped from the map, entries on disk only from the snapshot (they are read later).
+    pub fn snapshot_pending_where(
+        &mut self,
+        mut keep: Option<KeepEntry<V>>,
+    ) -> Result<PendingKeyedState, postcard::Error>
+    where
+        V: 'static,
+    {
+        if let Some(keep) = keep.as_mut() {
+            for table in &mut self.groups {
+                let before = table.len();
+                table.retain(|(_, value)| keep(value));
+                self.len -= before - table.len();
+            }
+        }
         let disk = match &self.disk {
             Some(disk) if disk.store.len() > 0 => disk.store.frozen(),
             _ => {
@@ -391,11 +397,31 @@ where
                 let group = first_group + local;
                 let mut spilled = Vec::new();
                 let mut spilled_count = 0;
-                disk.for_each_encoded(group, |key, value| {
-                    spilled.extend_from_slice(key);
-                    spilled.extend_from_slice(value);
-                    spilled_count += 1;
+                let mut failure = None;
+                disk.for_each_encoded(group, |key, value| match keep.as_mut() {
+                    None => {
+                        spilled.extend_from_slice(key);
+                        spilled.extend_from_slice(value);
+                        spilled_count += 1;
+                    }
+                    Some(keep) => {
+                        let kept = postcard::from_bytes::<V>(value).and_then(|mut value| {
+                            Ok(keep(&mut value).then_some(postcard::to_stdvec(&value)?))
+                        });
+                        match kept {
+                            Ok(Some(value)) => {
+                                spilled.extend_from_slice(key);
+                                spilled.extend_from_slice(&value);
+                                spilled_count += 1;
+                            }
+                            Ok(None) => {}
+                            Err(error) => failure = Some(error),
+                        }
+                    }
                 });
+                if let Some(error) = failure {
+                    return Err(error);
+                }
                 if heap_count + spilled_count == 0 {
                     continue;
                 }
@@ -442,6 +468,9 @@ where
         Ok(())
     }
 }
+
+/// Decides whether a snapshot keeps an entry (and may change its value first).
+pub type KeepEntry<V> = Box<dyn FnMut(&mut V) -> bool + Send>;
 
 /// Appends `value` as postcard encodes a length (LEB128).
 fn write_varint(mut value: usize, out: &mut Vec<u8>) {
@@ -618,9 +647,11 @@ mod tests {
         }
         assert_eq!(restored.len(), 499);
         assert_eq!(decoded(&restored.snapshot().unwrap()), decoded(&snapshot));
-        // Retain and key listing reach the entries on disk too.
-        restored.retain(|value| value.len() == 3);
-        on_disk.retain(|_| true);
+        // A filtered snapshot and key listing reach the entries on disk too.
+        let short = restored
+            .snapshot_pending_where(Some(Box::new(|value: &mut String| value.len() < 3)))
+            .unwrap();
+        assert!(decoded(&short.finish().unwrap()).is_empty());
         let mut odd = on_disk.keys_where(|_| true);
         odd.retain(|n| n % 2 == 1);
         assert_eq!(odd.len(), 250);

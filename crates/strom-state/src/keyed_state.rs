@@ -286,18 +286,21 @@ where
         self
     }
     fn snapshot(&mut self, now: Timestamp) -> Result<PendingKeyedState, postcard::Error> {
-        // Expired values and elements are not written (Flink's cleanup in full snapshots).
-        if let Some(ttl) = self.ttl {
-            let elements = self.drop_expired_elements;
-            self.values.retain(|namespaces| {
+        // Expired values and elements are not written (Flink's cleanup in full snapshots);
+        // on the heap they are dropped, on disk they are left for their key's next use.
+        let Some(ttl) = self.ttl else {
+            return self.values.snapshot_pending();
+        };
+        let elements = self.drop_expired_elements;
+        self.values.snapshot_pending_where(Some(Box::new(
+            move |namespaces: &mut Vec<(N, V, Cell<Timestamp>)>| {
                 namespaces.retain_mut(|(_, value, touched)| {
                     !ttl.is_expired(touched.get(), now)
                         && elements.is_none_or(|drop_expired| drop_expired(value, &ttl, now))
                 });
                 !namespaces.is_empty()
-            });
-        }
-        self.values.snapshot_pending()
+            },
+        )))
     }
 }
 
@@ -1479,6 +1482,48 @@ mod tests {
             .to_string();
         assert!(error.contains("state 'seen'"), "{error}");
         assert!(error.contains("with time to live"), "{error}");
+    }
+
+    #[test]
+    fn expired_values_on_disk_are_left_out_of_snapshots() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let dir = std::env::temp_dir().join(format!("strom-ttl-disk-{}", std::process::id()));
+        let disk = crate::state_backend::DiskBackend::open(&dir, 4).unwrap();
+        let (states, now) = clocked();
+        let mut states = states.with_backend(&StateBackend::Disk(Arc::new(disk)), "ttl");
+        let ttl = StateTtlConfig::new_builder(std::time::Duration::from_millis(100)).build();
+        let count = ValueStateDescriptor::<u64>::new("count").enable_time_to_live(ttl);
+        for n in 0..50u64 {
+            let key = format!("k{n}");
+            now.store(if n < 25 { 0 } else { 60 }, SeqCst);
+            let mut value = states
+                .scope(&key, key_hash(&key), &())
+                .get_state(&count)
+                .unwrap();
+            value.update(n).unwrap();
+        }
+        let keys_in = |states: &mut KeyedStateBackend<String>| -> usize {
+            let snapshot = states.snapshot().unwrap();
+            let (mut restored, _) = clocked();
+            for (group, bytes) in &snapshot {
+                restored.restore(*group, bytes).unwrap();
+            }
+            (0..50)
+                .filter(|n| {
+                    let key = format!("k{n}");
+                    let value = restored
+                        .scope(&key, key_hash(&key), &())
+                        .get_state(&count)
+                        .unwrap();
+                    value.value().is_some()
+                })
+                .count()
+        };
+        now.store(99, SeqCst);
+        assert_eq!(keys_in(&mut states), 50);
+        // Most of them are on disk; the 25 written at 0 expired at 100.
+        now.store(120, SeqCst);
+        assert_eq!(keys_in(&mut states), 25);
     }
 
     #[test]
