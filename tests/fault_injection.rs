@@ -239,3 +239,39 @@ fn rescaling_two_to_three_to_one_through_savepoints_gives_the_uninterrupted_resu
     assert_eq!(committed, expected_lines());
     std::fs::remove_dir_all(&base).unwrap();
 }
+
+static FAILED_AFTER_A_SINK_ENDED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+#[test]
+fn a_sink_that_ended_commits_only_once_no_restore_can_write_its_output_again() {
+    // Branch A ends at once; branch B fails a while later, before any checkpoint holds A's
+    // end, so the job restarts from the beginning and A runs again. A's first output must not
+    // have become visible: its sink commits once a checkpoint covers it or the job ends.
+    let dir = common::temp_dir("final-commit");
+    let env = environment(Configuration::new(), 1);
+    env.enable_checkpointing(Duration::from_secs(1));
+    env.set_restart_strategy(RestartStrategy::FixedDelay {
+        attempts: 2,
+        delay: Duration::from_millis(5),
+    });
+    env.from_sequence(0, 99)
+        .sink_to(FileSink::for_row_format(&dir, SimpleStringEncoder));
+    env.from_sequence(0, 299)
+        .map(|n: i64| {
+            std::thread::sleep(Duration::from_millis(1));
+            if n == 100
+                && !FAILED_AFTER_A_SINK_ENDED.swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
+                panic!("injected failure after the other branch ended");
+            }
+            n
+        })
+        .sink_to(DiscardingSink::new());
+    env.execute("final commit").unwrap();
+    assert!(FAILED_AFTER_A_SINK_ENDED.load(std::sync::atomic::Ordering::SeqCst));
+    let mut expected: Vec<String> = (0..100).map(|n| n.to_string()).collect();
+    expected.sort();
+    assert_eq!(committed_lines(&dir), expected);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -120,6 +120,8 @@ pub struct CheckpointHub {
     finished: Mutex<BTreeMap<usize, TaskStateSnapshot>>,
     /// Source tasks still running: only they put barriers into the job.
     running_sources: AtomicUsize,
+    /// Tasks of the job run.
+    tasks: usize,
 }
 
 impl CheckpointHub {
@@ -169,6 +171,20 @@ impl CheckpointHub {
         }
     }
 
+    /// The newest triggered checkpoint (0 before the first).
+    pub(crate) fn latest_triggered(&self) -> CheckpointId {
+        self.triggered_id.load(Ordering::Acquire)
+    }
+
+    /// Whether every task of the job run has finished.
+    pub(crate) fn all_finished(&self) -> bool {
+        self.finished
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .len()
+            >= self.tasks
+    }
+
     /// The newest completed checkpoint (0 before the first).
     pub fn latest_completed(&self) -> CheckpointId {
         self.completed.load(Ordering::Acquire)
@@ -203,6 +219,7 @@ impl Coordinator {
             completed: AtomicU64::new(0),
             finished: Mutex::new(BTreeMap::new()),
             running_sources: AtomicUsize::new(sources),
+            tasks,
         });
         let coordinator = Coordinator {
             settings,

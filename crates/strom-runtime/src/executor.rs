@@ -538,6 +538,7 @@ impl TaskRunner<'_> {
             processing_time: plan.time.clone(),
             restored_state: restored_state.map(Arc::new),
             state_backend: self.state_backend.clone(),
+            checkpointing: self.settings.checkpointing.is_some(),
         }
     }
 

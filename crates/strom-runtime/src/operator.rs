@@ -58,6 +58,9 @@ pub struct OperatorContext {
     pub restored_state: Option<Arc<RestoredOperatorState>>,
     /// Where the operator's keyed state lives.
     pub state_backend: StateBackend,
+    /// Whether the job takes checkpoints (sinks then commit their last output only once a
+    /// checkpoint covers it or the job ends).
+    pub checkpointing: bool,
 }
 
 impl OperatorContext {
@@ -133,6 +136,12 @@ pub trait Input<T>: Send {
         barrier: CheckpointBarrier,
         snapshot: &mut TaskStateSnapshot,
     ) -> Result<(), TaskError>;
+    /// After the end of input, with checkpoints on: writes what must stand for the chain in
+    /// later checkpoints (a sink's output prepared but not committed); the task commits it once
+    /// such a checkpoint completed or the whole job ended (Flink's final checkpoint).
+    fn write_final_state(&mut self, _snapshot: &mut TaskStateSnapshot) -> Result<(), TaskError> {
+        Ok(())
+    }
     /// Checkpoint `checkpoint` completed (two-phase-commit sinks commit what it covers).
     fn notify_checkpoint_complete(&mut self, _checkpoint: CheckpointId) -> Result<(), TaskError> {
         Ok(())
@@ -326,6 +335,14 @@ impl<T: 'static> Output<T> {
             .try_for_each(|(_, side)| side.emit_barrier(barrier, snapshot))
     }
 
+    fn write_final_state(&mut self, snapshot: &mut TaskStateSnapshot) -> Result<(), TaskError> {
+        self.main.next.write_final_state(snapshot)?;
+        self.side
+            .outputs
+            .iter_mut()
+            .try_for_each(|(_, side)| side.write_final_state(snapshot))
+    }
+
     fn notify_checkpoint_complete(&mut self, checkpoint: CheckpointId) -> Result<(), TaskError> {
         self.main.next.notify_checkpoint_complete(checkpoint)?;
         self.side
@@ -437,6 +454,8 @@ pub trait ErasedOutput: Send {
         snapshot: &mut TaskStateSnapshot,
     ) -> Result<(), TaskError>;
     #[doc(hidden)]
+    fn write_final_state(&mut self, snapshot: &mut TaskStateSnapshot) -> Result<(), TaskError>;
+    #[doc(hidden)]
     fn notify_checkpoint_complete(&mut self, checkpoint: CheckpointId) -> Result<(), TaskError>;
     #[doc(hidden)]
     fn end_input(&mut self) -> Result<(), TaskError>;
@@ -471,6 +490,9 @@ impl<X: Send + 'static> ErasedOutput for Output<X> {
         snapshot: &mut TaskStateSnapshot,
     ) -> Result<(), TaskError> {
         Output::emit_barrier(self, barrier, snapshot)
+    }
+    fn write_final_state(&mut self, snapshot: &mut TaskStateSnapshot) -> Result<(), TaskError> {
+        Output::write_final_state(self, snapshot)
     }
     fn notify_checkpoint_complete(&mut self, checkpoint: CheckpointId) -> Result<(), TaskError> {
         Output::notify_checkpoint_complete(self, checkpoint)
@@ -587,6 +609,10 @@ where
         self.output.emit_barrier(barrier, snapshot)
     }
 
+    fn write_final_state(&mut self, snapshot: &mut TaskStateSnapshot) -> Result<(), TaskError> {
+        self.output.write_final_state(snapshot)
+    }
+
     fn notify_checkpoint_complete(&mut self, checkpoint: CheckpointId) -> Result<(), TaskError> {
         self.output.notify_checkpoint_complete(checkpoint)
     }
@@ -685,6 +711,11 @@ impl<T: Clone + Send> Input<T> for FanOut<T> {
         self.outputs
             .iter_mut()
             .try_for_each(|o| o.process_barrier(barrier, snapshot))
+    }
+    fn write_final_state(&mut self, snapshot: &mut TaskStateSnapshot) -> Result<(), TaskError> {
+        self.outputs
+            .iter_mut()
+            .try_for_each(|o| o.write_final_state(snapshot))
     }
     fn notify_checkpoint_complete(&mut self, checkpoint: CheckpointId) -> Result<(), TaskError> {
         self.outputs

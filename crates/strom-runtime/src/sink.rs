@@ -102,6 +102,17 @@ impl<T, S: Sink<T>> SinkInput<T, S> {
         guard(&self.ctx.info, || sink.commit(&due))
     }
 
+    /// Writes what is prepared and not committed into `snapshot`, as this sink's state.
+    fn write_pending(&self, snapshot: &mut TaskStateSnapshot) {
+        let entries = self
+            .pending
+            .iter()
+            .flat_map(|(_, committables)| committables.iter().cloned())
+            .collect();
+        let (id, name) = (&self.ctx.operator_id, &self.ctx.info.name);
+        snapshot.add(id, name, OperatorStateSnapshot::entries(entries));
+    }
+
     fn writer(&mut self) -> Result<&mut S::Writer, TaskError> {
         self.writer
             .as_mut()
@@ -144,13 +155,7 @@ impl<T: Send, S: Sink<T>> Input<T> for SinkInput<T, S> {
         if !prepared.is_empty() {
             self.pending.push((barrier.id, prepared));
         }
-        let entries = self
-            .pending
-            .iter()
-            .flat_map(|(_, committables)| committables.iter().cloned())
-            .collect();
-        let (id, name) = (&self.ctx.operator_id, &self.ctx.info.name);
-        snapshot.add(id, name, OperatorStateSnapshot::entries(entries));
+        self.write_pending(snapshot);
         Ok(())
     }
 
@@ -162,10 +167,25 @@ impl<T: Send, S: Sink<T>> Input<T> for SinkInput<T, S> {
         let info = self.ctx.info.clone();
         let writer = self.writer()?;
         guard(&info, || writer.flush(true))?;
-        // The input is complete: what is left becomes visible now.
         let last = guard(&info, || writer.prepare_commit())?;
-        self.pending.push((CheckpointId::MAX, last));
+        if !last.is_empty() {
+            self.pending.push((CheckpointId::MAX, last));
+        }
+        if self.ctx.checkpointing {
+            // Committed when a checkpoint holding it completes or the job ends: a failure
+            // elsewhere until then restores a checkpoint from before this output, which is
+            // written again (see `write_final_state`).
+            return Ok(());
+        }
+        // The input is complete: what is left becomes visible now.
         self.commit_up_to(CheckpointId::MAX)
+    }
+
+    fn write_final_state(&mut self, snapshot: &mut TaskStateSnapshot) -> Result<(), TaskError> {
+        if !self.pending.is_empty() {
+            self.write_pending(snapshot);
+        }
+        Ok(())
     }
 
     fn flush(&mut self) -> Result<(), TaskError> {

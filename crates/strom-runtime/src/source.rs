@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use strom_core::config::options::AUTO_WATERMARK_INTERVAL;
-use strom_core::{BoxError, StreamData, StreamRecord, Timestamp, Watermark};
+use strom_core::{BoxError, CheckpointId, StreamData, StreamRecord, Timestamp, Watermark};
 
 use crate::checkpoint::{OperatorStateSnapshot, TaskStateSnapshot};
 use crate::element_type::{downcast_input, element_type, AnyInput, ElementType};
@@ -411,7 +411,14 @@ impl<T: StreamData, S: Source<T>> SourceFactory for SourceNode<T, S> {
         let nothing_left = encode_splits(std::iter::empty::<S::Split>())
             .map_err(|error| TaskError::failed(&ctx.info, error))?;
         final_state.add(&ctx.operator_id, &ctx.info.name, nothing_left);
+        let before = final_state.operators.len();
+        head.write_final_state(&mut final_state)?;
+        let uncommitted = final_state.operators.len() > before;
         control.finished(final_state, true);
+        if uncommitted {
+            control.wait_until_final_state_is_safe()?;
+            head.notify_checkpoint_complete(CheckpointId::MAX)?;
+        }
         Ok(())
     }
 }

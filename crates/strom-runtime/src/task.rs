@@ -202,6 +202,8 @@ struct TaskCheckpoints {
     writing: Cell<Vec<std::thread::JoinHandle<()>>>,
     /// The task's vertex and subtask, for errors of those writers.
     info: OperatorInfo,
+    /// The newest checkpoint triggered when the task finished: later ones hold its final state.
+    finished_after: Cell<CheckpointId>,
 }
 
 impl Drop for TaskCheckpoints {
@@ -241,6 +243,7 @@ impl TaskControl {
             last_notified: Cell::new(0),
             writing: Cell::new(Vec::new()),
             info,
+            finished_after: Cell::new(CheckpointId::MAX),
         });
         self
     }
@@ -281,8 +284,30 @@ impl TaskControl {
                 let _ = writing.join();
             }
             checkpoints
+                .finished_after
+                .set(checkpoints.hub.latest_triggered());
+            checkpoints
                 .hub
                 .task_finished(checkpoints.task, final_state, source);
+        }
+    }
+
+    /// After the task finished with output still to commit (see
+    /// [`Input::write_final_state`](crate::operator::Input::write_final_state)): waits until a
+    /// checkpoint holding its final state completed or every task of the job finished, when
+    /// the output may be committed; a failure or cancellation meanwhile stops the wait with
+    /// the output uncommitted (the restored job writes it again).
+    pub fn wait_until_final_state_is_safe(&self) -> Result<(), TaskError> {
+        let Some(checkpoints) = &self.checkpoints else {
+            return Ok(());
+        };
+        let hub = &checkpoints.hub;
+        loop {
+            self.check_cancelled()?;
+            if hub.latest_completed() > checkpoints.finished_after.get() || hub.all_finished() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 
@@ -420,7 +445,14 @@ pub(crate) fn run_input_task<T>(
             GateEvent::WakeUp => {}
             GateEvent::EndOfInput => {
                 head.end_input()?;
-                control.finished(TaskStateSnapshot::default(), false);
+                let mut final_state = TaskStateSnapshot::default();
+                head.write_final_state(&mut final_state)?;
+                let uncommitted = !final_state.operators.is_empty();
+                control.finished(final_state, false);
+                if uncommitted {
+                    control.wait_until_final_state_is_safe()?;
+                    head.notify_checkpoint_complete(CheckpointId::MAX)?;
+                }
                 return Ok(());
             }
         }

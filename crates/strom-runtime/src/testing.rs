@@ -130,6 +130,7 @@ pub fn test_context(execution_mode: ExecutionMode) -> OperatorContext {
         processing_time: ProcessingTimeService::manual(0),
         restored_state: None,
         state_backend: strom_state::StateBackend::HashMap,
+        checkpointing: false,
     }
 }
 
