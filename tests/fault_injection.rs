@@ -275,3 +275,109 @@ fn a_sink_that_ended_commits_only_once_no_restore_can_write_its_output_again() {
     assert_eq!(committed_lines(&dir), expected);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A transactional sink into memory: a committable is one writer's records since its last
+/// prepare, under an id of its own; committing is idempotent (by id). Its first commit after
+/// the input ended fails once.
+struct MemorySink;
+
+static COMMITTED: Mutex<std::collections::BTreeMap<(usize, u64, u64), Vec<i64>>> =
+    Mutex::new(std::collections::BTreeMap::new());
+static INPUT_ENDED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static FAILED_A_FINAL_COMMIT: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+static WRITERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+struct MemoryWriter {
+    subtask: usize,
+    writer: u64,
+    prepared: u64,
+    records: Vec<i64>,
+}
+
+impl Sink<i64> for MemorySink {
+    type Writer = MemoryWriter;
+    fn create_writer(&self, ctx: &RuntimeContext) -> Result<MemoryWriter, BoxError> {
+        Ok(MemoryWriter {
+            subtask: ctx.index_of_this_subtask(),
+            writer: WRITERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+            prepared: 0,
+            records: Vec::new(),
+        })
+    }
+    fn commit(&self, committables: &[Vec<u8>]) -> Result<(), BoxError> {
+        if INPUT_ENDED.load(std::sync::atomic::Ordering::SeqCst)
+            && !FAILED_A_FINAL_COMMIT.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err("injected failure of a final commit".into());
+        }
+        let mut committed = COMMITTED.lock().unwrap();
+        for committable in committables {
+            // Little-endian words: subtask, writer, prepare count, then the records.
+            let words: Vec<i64> = committable
+                .chunks_exact(8)
+                .map(|word| i64::from_le_bytes(word.try_into().unwrap()))
+                .collect();
+            let id = (words[0] as usize, words[1] as u64, words[2] as u64);
+            committed.insert(id, words[3..].to_vec());
+        }
+        Ok(())
+    }
+}
+
+impl SinkWriter<i64> for MemoryWriter {
+    fn write(&mut self, value: i64, _timestamp: Option<Timestamp>) -> Result<(), BoxError> {
+        self.records.push(value);
+        Ok(())
+    }
+    fn flush(&mut self, end_of_input: bool) -> Result<(), BoxError> {
+        if end_of_input {
+            INPUT_ENDED.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(())
+    }
+    fn prepare_commit(&mut self) -> Result<Vec<Vec<u8>>, BoxError> {
+        self.prepared += 1;
+        let header = [
+            self.subtask as i64,
+            self.writer as i64,
+            self.prepared as i64,
+        ];
+        let records = std::mem::take(&mut self.records);
+        let bytes = header
+            .iter()
+            .chain(&records)
+            .flat_map(|word| word.to_le_bytes())
+            .collect();
+        Ok(vec![bytes])
+    }
+}
+
+#[test]
+fn a_final_commit_that_fails_is_retried_from_the_final_checkpoint_exactly_once() {
+    let env = environment(Configuration::new(), 2);
+    env.enable_checkpointing(Duration::from_millis(20));
+    env.set_restart_strategy(RestartStrategy::FixedDelay {
+        attempts: 2,
+        delay: Duration::from_millis(5),
+    });
+    env.from_sequence(0, 999)
+        .map(|n: i64| {
+            if n % 50 == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            n
+        })
+        .sink_to(MemorySink);
+    env.execute("final commit fails").unwrap();
+    assert!(FAILED_A_FINAL_COMMIT.load(std::sync::atomic::Ordering::SeqCst));
+    let mut committed: Vec<i64> = COMMITTED
+        .lock()
+        .unwrap()
+        .values()
+        .flatten()
+        .copied()
+        .collect();
+    committed.sort();
+    assert_eq!(committed, (0..1000).collect::<Vec<_>>());
+}

@@ -122,6 +122,8 @@ pub struct CheckpointHub {
     running_sources: AtomicUsize,
     /// Tasks of the job run.
     tasks: usize,
+    /// Finished tasks that wait for a checkpoint holding their final state to commit it.
+    waiting_to_commit: AtomicUsize,
 }
 
 impl CheckpointHub {
@@ -177,12 +179,29 @@ impl CheckpointHub {
     }
 
     /// Whether every task of the job run has finished.
-    pub(crate) fn all_finished(&self) -> bool {
+    fn all_finished(&self) -> bool {
         self.finished
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
             .len()
             >= self.tasks
+    }
+
+    /// A finished task waits to commit its final state (or has stopped waiting).
+    pub(crate) fn set_waiting_to_commit(&self, waiting: bool) {
+        if waiting {
+            self.waiting_to_commit.fetch_add(1, Ordering::AcqRel);
+        } else {
+            self.waiting_to_commit.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// A finished task committed what its final state held: later checkpoints hold `state`.
+    pub(crate) fn replace_final_state(&self, task: usize, state: TaskStateSnapshot) {
+        self.finished
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .insert(task, state);
     }
 
     /// The newest completed checkpoint (0 before the first).
@@ -220,6 +239,7 @@ impl Coordinator {
             finished: Mutex::new(BTreeMap::new()),
             running_sources: AtomicUsize::new(sources),
             tasks,
+            waiting_to_commit: AtomicUsize::new(0),
         });
         let coordinator = Coordinator {
             settings,
@@ -243,7 +263,17 @@ impl Coordinator {
         // Ids go on across restarts of the job.
         let mut id = shared.checkpoint_statistics().last_triggered;
         let mut failures = 0u32;
-        while running() {
+        loop {
+            if !running() {
+                if self.final_checkpoint_is_due(shared, finished) {
+                    // The final checkpoint (Flink's FLIP-147): every task has finished, and
+                    // sinks wait for a checkpoint of their final states to commit. It completes
+                    // from those states alone.
+                    id += 1;
+                    self.take_final_checkpoint(id, shared);
+                }
+                return;
+            }
             let savepoints = shared.take_savepoint_requests();
             if savepoints.is_empty() && Instant::now() < next_start {
                 std::thread::sleep(POLL.min(next_start - Instant::now()));
@@ -303,7 +333,9 @@ impl Coordinator {
                     shared.checkpoint_failed();
                     failures += 1;
                 }
-                None => return,
+                // The job stopped checkpointing (its sources ended, or it stopped): the top of
+                // the loop decides about a final checkpoint.
+                None => continue,
             }
             if failures > self.settings.tolerable_failures {
                 let coordinator = OperatorInfo {
@@ -323,6 +355,55 @@ impl Coordinator {
             }
             next_start =
                 (started + self.settings.interval).max(Instant::now() + self.settings.min_pause);
+        }
+    }
+
+    /// Waits until every task finished (or the job stops); whether some of them wait to commit.
+    fn final_checkpoint_is_due(&self, shared: &JobShared, finished: &AtomicUsize) -> bool {
+        loop {
+            if shared.is_cancelled() || finished.load(Ordering::Acquire) >= self.tasks {
+                return false;
+            }
+            if self.hub.all_finished() {
+                return self.hub.waiting_to_commit.load(Ordering::Acquire) > 0;
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Takes checkpoint `id` of the finished tasks' final states; if it cannot be written, the
+    /// job fails (the waiting sinks then commit nothing, and the restart writes it again).
+    fn take_final_checkpoint(&self, id: CheckpointId, shared: &JobShared) {
+        shared.checkpoint_triggered(id);
+        let started = Instant::now();
+        let barrier = CheckpointBarrier {
+            id,
+            timestamp: wall_clock_millis(),
+        };
+        self.hub.triggered_id.store(id, Ordering::Release);
+        let checkpoint = self.collect(barrier, started, &|| !shared.is_cancelled());
+        let outcome = match checkpoint {
+            Some(checkpoint) => self
+                .persist(&checkpoint)
+                .map(|()| checkpoint)
+                .map_err(|error| {
+                    format!("the final checkpoint {id} could not be written: {error}")
+                }),
+            None => Err(format!("the final checkpoint {id} did not complete")),
+        };
+        match outcome {
+            Ok(checkpoint) => {
+                self.hub.completed.store(id, Ordering::Release);
+                shared.checkpoint_completed(checkpoint, started.elapsed());
+            }
+            Err(message) => {
+                let coordinator = OperatorInfo {
+                    name: "Checkpoint Coordinator".into(),
+                    subtask_index: 0,
+                    parallelism: 1,
+                };
+                shared.fail(TaskError::failed(&coordinator, message));
+            }
         }
     }
 

@@ -317,12 +317,29 @@ fn run(
             }
             let (runner, task_shared, finished_tasks) =
                 (&runner, Arc::clone(shared), &finished_tasks);
+            let name_for_panic = name.clone();
             let handle =
                 std::thread::Builder::new()
                     .name(name.clone())
                     .spawn_scoped(scope, move || {
-                        if let Err(error) = runner.run(plan, &control) {
-                            task_shared.fail(error);
+                        let task_name = name_for_panic;
+                        let outcome =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                runner.run(plan, &control)
+                            }));
+                        match outcome {
+                            Ok(Ok(())) => {}
+                            Ok(Err(error)) => task_shared.fail(error),
+                            // A panic outside the guarded user code is a runtime bug; it still
+                            // fails the job at once, so no task waits for this one.
+                            Err(_) => task_shared.fail(TaskError::failed(
+                                &OperatorInfo {
+                                    name: task_name.into(),
+                                    subtask_index: 0,
+                                    parallelism: 1,
+                                },
+                                "the task panicked",
+                            )),
                         }
                         finished_tasks.fetch_add(1, Ordering::AcqRel);
                     });

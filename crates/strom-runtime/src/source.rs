@@ -411,13 +411,14 @@ impl<T: StreamData, S: Source<T>> SourceFactory for SourceNode<T, S> {
         let nothing_left = encode_splits(std::iter::empty::<S::Split>())
             .map_err(|error| TaskError::failed(&ctx.info, error))?;
         final_state.add(&ctx.operator_id, &ctx.info.name, nothing_left);
-        let before = final_state.operators.len();
+        let read_to_the_end = final_state.clone();
         head.write_final_state(&mut final_state)?;
-        let uncommitted = final_state.operators.len() > before;
+        let uncommitted = final_state.operators.len() > read_to_the_end.operators.len();
         control.finished(final_state, true);
         if uncommitted {
             control.wait_until_final_state_is_safe()?;
             head.notify_checkpoint_complete(CheckpointId::MAX)?;
+            control.committed_final_state(read_to_the_end);
         }
         Ok(())
     }

@@ -302,12 +302,27 @@ impl TaskControl {
             return Ok(());
         };
         let hub = &checkpoints.hub;
-        loop {
-            self.check_cancelled()?;
-            if hub.latest_completed() > checkpoints.finished_after.get() || hub.all_finished() {
-                return Ok(());
+        let covered = || hub.latest_completed() > checkpoints.finished_after.get();
+        hub.set_waiting_to_commit(true);
+        let outcome = loop {
+            if covered() {
+                break Ok(());
+            }
+            if let Err(stopped) = self.check_cancelled() {
+                // Stopped with a savepoint that holds the final state: still committed.
+                break if covered() { Ok(()) } else { Err(stopped) };
             }
             std::thread::sleep(Duration::from_millis(1));
+        };
+        hub.set_waiting_to_commit(false);
+        outcome
+    }
+
+    /// After the task committed its final output: later checkpoints hold `state` for it
+    /// instead, so a restore does not commit that output again.
+    pub fn committed_final_state(&self, state: TaskStateSnapshot) {
+        if let Some(checkpoints) = &self.checkpoints {
+            checkpoints.hub.replace_final_state(checkpoints.task, state);
         }
     }
 
@@ -347,7 +362,10 @@ impl TaskControl {
                     };
                     let message =
                         format!("the state for checkpoint {checkpoint} cannot be written: {error}");
-                    shared.fail(TaskError::failed(&operator, message));
+                    // A job the user stops ends as cancelled, not failed.
+                    if !shared.is_cancel_requested() {
+                        shared.fail(TaskError::failed(&operator, message));
+                    }
                     return;
                 }
                 hub.acknowledge(task, checkpoint, state);
@@ -452,6 +470,7 @@ pub(crate) fn run_input_task<T>(
                 if uncommitted {
                     control.wait_until_final_state_is_safe()?;
                     head.notify_checkpoint_complete(CheckpointId::MAX)?;
+                    control.committed_final_state(TaskStateSnapshot::default());
                 }
                 return Ok(());
             }
