@@ -54,7 +54,8 @@ pub struct CheckpointSettings {
 struct Acknowledgement {
     task: usize,
     checkpoint: CheckpointId,
-    state: TaskStateSnapshot,
+    /// `None`: the task declined the checkpoint (its state could not be written).
+    state: Option<TaskStateSnapshot>,
 }
 
 /// A checkpoint every task acknowledged: the state of the whole job at its barrier.
@@ -156,7 +157,17 @@ impl CheckpointHub {
         let _ = self.acknowledgements.send(Acknowledgement {
             task,
             checkpoint,
-            state,
+            state: Some(state),
+        });
+    }
+
+    /// Task `task` could not write its state for `checkpoint`: the checkpoint fails at once and
+    /// counts against the tolerable failures, as in Flink.
+    pub(crate) fn decline(&self, task: usize, checkpoint: CheckpointId) {
+        let _ = self.acknowledgements.send(Acknowledgement {
+            task,
+            checkpoint,
+            state: None,
         });
     }
 
@@ -327,7 +338,7 @@ impl Coordinator {
                             .send(Err(format!("checkpoint {id} did not complete")));
                     }
                     tracing::warn!(
-                        "checkpoint {id} did not complete within {:?}; abandoned",
+                        "checkpoint {id} was declined or did not complete within {:?}; abandoned",
                         self.settings.timeout
                     );
                     shared.checkpoint_failed();
@@ -439,7 +450,7 @@ impl Coordinator {
                 .clone();
             while let Ok(ack) = self.acknowledgements.try_recv() {
                 if ack.checkpoint == barrier.id {
-                    acknowledged.insert(ack.task, ack.state);
+                    acknowledged.insert(ack.task, ack.state?);
                 }
             }
             let standing_in = finished
@@ -455,7 +466,7 @@ impl Coordinator {
             }
             match self.acknowledgements.recv_timeout(POLL) {
                 Ok(ack) if ack.checkpoint == barrier.id => {
-                    acknowledged.insert(ack.task, ack.state);
+                    acknowledged.insert(ack.task, ack.state?);
                 }
                 Ok(_) | Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return None,

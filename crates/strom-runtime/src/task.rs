@@ -328,8 +328,9 @@ impl TaskControl {
 
     /// Tells the coordinator the task wrote its state for `checkpoint`. State that operators
     /// left to encode later (asynchronous snapshots) is encoded on a thread of its own while
-    /// the task goes on; the acknowledgement follows. A failure there fails the job, naming the
-    /// operator and subtask, as a failure in the task would.
+    /// the task goes on; the acknowledgement follows. A failure there declines the checkpoint
+    /// (logged with the operator and subtask), which counts against the tolerable failed
+    /// checkpoints, as in Flink.
     pub fn acknowledge(&self, checkpoint: CheckpointId, mut state: TaskStateSnapshot) {
         let Some(checkpoints) = &self.checkpoints else {
             return;
@@ -343,7 +344,7 @@ impl TaskControl {
             hub.acknowledge(task, checkpoint, state);
             return;
         }
-        let (shared, info) = (Arc::clone(&self.shared), checkpoints.info.clone());
+        let info = checkpoints.info.clone();
         let mut writing = checkpoints.writing.take();
         writing.retain(|writer| !writer.is_finished());
         let spawned = std::thread::Builder::new()
@@ -360,12 +361,11 @@ impl TaskControl {
                         name: snapshot.name.as_str().into(),
                         ..info
                     };
-                    let message =
-                        format!("the state for checkpoint {checkpoint} cannot be written: {error}");
-                    // A job the user stops ends as cancelled, not failed.
-                    if !shared.is_cancel_requested() {
-                        shared.fail(TaskError::failed(&operator, message));
-                    }
+                    tracing::warn!(
+                        "{operator}: the state for checkpoint {checkpoint} cannot be written \
+                         ({error}); the checkpoint is declined"
+                    );
+                    hub.decline(task, checkpoint);
                     return;
                 }
                 hub.acknowledge(task, checkpoint, state);
