@@ -368,7 +368,7 @@ where
         parts.add(EVENT_TIMERS, self.timers.event.snapshot(&self.key_groups)?);
         let processing = self.timers.processing.snapshot(&self.key_groups)?;
         parts.add(PROCESSING_TIMERS, processing);
-        Ok(OperatorStateSnapshot::pending_keyed(parts.into_pending()))
+        Ok(OperatorStateSnapshot::pending_keyed(parts.into_pending()?))
     }
 
     fn initialize_state(&mut self, state: &RestoredOperatorState) -> Result<(), BoxError> {

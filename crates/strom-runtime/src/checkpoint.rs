@@ -71,9 +71,13 @@ impl Eq for PendingKeyed {}
 impl OperatorStateSnapshot {
     /// Keyed state to be encoded off the task thread (the task fills in the name).
     pub fn pending_keyed(state: PendingKeyedState) -> Self {
-        OperatorStateSnapshot {
-            pending_keyed: PendingKeyed(Mutex::new(Some(state))),
-            ..Self::default()
+        match state {
+            // Nothing to do off the task thread: no writer thread is needed.
+            PendingKeyedState::Ready(keyed) => OperatorStateSnapshot::keyed(keyed),
+            later => OperatorStateSnapshot {
+                pending_keyed: PendingKeyed(Mutex::new(Some(later))),
+                ..Self::default()
+            },
         }
     }
 

@@ -10,7 +10,12 @@ use strom_core::BoxError;
 /// Keyed state taken at a checkpoint barrier whose encoding may finish later, on another
 /// thread, while the operator goes on (an asynchronous snapshot): the bytes it gives are the
 /// state as it was at the barrier.
-pub struct PendingKeyedState(Box<dyn FnOnce() -> EncodedKeyGroups + Send>);
+pub enum PendingKeyedState {
+    /// Encoded already (state on the heap): nothing is left for another thread.
+    Ready(BTreeMap<usize, Vec<u8>>),
+    /// Encoded by the function (state on disk, read from a frozen view).
+    Later(Box<dyn FnOnce() -> EncodedKeyGroups + Send>),
+}
 
 /// Keyed state encoded per key group, or why it could not be.
 type EncodedKeyGroups = Result<BTreeMap<usize, Vec<u8>>, postcard::Error>;
@@ -18,17 +23,20 @@ type EncodedKeyGroups = Result<BTreeMap<usize, Vec<u8>>, postcard::Error>;
 impl PendingKeyedState {
     /// State already encoded, key group by key group.
     pub fn ready(groups: BTreeMap<usize, Vec<u8>>) -> Self {
-        PendingKeyedState(Box::new(move || Ok(groups)))
+        PendingKeyedState::Ready(groups)
     }
 
     /// State that `finish` encodes.
     pub fn later(finish: impl FnOnce() -> EncodedKeyGroups + Send + 'static) -> Self {
-        PendingKeyedState(Box::new(finish))
+        PendingKeyedState::Later(Box::new(finish))
     }
 
     /// The state, key group by key group.
     pub fn finish(self) -> Result<BTreeMap<usize, Vec<u8>>, postcard::Error> {
-        (self.0)()
+        match self {
+            PendingKeyedState::Ready(groups) => Ok(groups),
+            PendingKeyedState::Later(finish) => finish(),
+        }
     }
 }
 
@@ -64,7 +72,10 @@ impl KeyGroupParts {
 
     /// Adds the part `name`, to be encoded when the parts are finished.
     pub fn add_pending(&mut self, name: &str, part: PendingKeyedState) {
-        self.pending.push((name.to_string(), part));
+        match part {
+            PendingKeyedState::Ready(groups) => self.add(name, groups),
+            later => self.pending.push((name.to_string(), later)),
+        }
     }
 
     /// One blob per key group.
@@ -79,8 +90,11 @@ impl KeyGroupParts {
     }
 
     /// The blobs, finished later (see [`PendingKeyedState`]).
-    pub fn into_pending(self) -> PendingKeyedState {
-        PendingKeyedState::later(move || self.finish())
+    pub fn into_pending(self) -> Result<PendingKeyedState, postcard::Error> {
+        if self.pending.is_empty() {
+            return self.finish().map(PendingKeyedState::Ready);
+        }
+        Ok(PendingKeyedState::later(move || self.finish()))
     }
 
     /// The parts of one key group's blob, by name.

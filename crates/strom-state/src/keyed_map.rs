@@ -173,6 +173,9 @@ impl<K: Hash + Eq + Clone, V> KeyGroupedMap<K, V> {
     /// With the disk backend, brings `key`'s entry back to the heap, so [`get`](Self::get)
     /// finds it; without, does nothing.
     pub fn load(&mut self, hash: u64, key: &K) {
+        if self.disk.is_none() {
+            return;
+        }
         if let Ok(local) = self.local_index(hash) {
             self.bring_back(local, hash, key);
         }

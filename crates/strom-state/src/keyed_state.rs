@@ -574,7 +574,7 @@ impl<K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Keyed
         for (id, part) in parts {
             all.add_pending(&id, part);
         }
-        Ok(all.into_pending())
+        all.into_pending()
     }
 
     /// Takes back what a [`snapshot`](Self::snapshot) wrote for `key_group`; each state

@@ -452,7 +452,7 @@ where
         let mut parts = KeyGroupParts::new();
         parts.add(WINDOWS, windows);
         parts.add_pending(NAMED_STATES, self.evaluator.states.snapshot_pending()?);
-        Ok(OperatorStateSnapshot::pending_keyed(parts.into_pending()))
+        Ok(OperatorStateSnapshot::pending_keyed(parts.into_pending()?))
     }
 
     fn initialize_state(&mut self, state: &RestoredOperatorState) -> Result<(), BoxError> {

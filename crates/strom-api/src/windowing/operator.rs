@@ -643,7 +643,7 @@ where
             PROCESSING_TIMERS,
             timers.processing.snapshot(&self.key_groups)?,
         );
-        Ok(OperatorStateSnapshot::pending_keyed(parts.into_pending()))
+        Ok(OperatorStateSnapshot::pending_keyed(parts.into_pending()?))
     }
 
     fn initialize_state(&mut self, state: &RestoredOperatorState) -> Result<(), BoxError> {
