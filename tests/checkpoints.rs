@@ -727,3 +727,151 @@ fn state_on_disk_is_restored_from_a_checkpoint_after_a_failure() {
     let expected: Vec<(i64, u64)> = (0..500).map(|key| (key, 7_000_007)).collect();
     assert_eq!(counts, expected);
 }
+
+/// Which of the injected failures of the incremental test have happened.
+static INCREMENTAL_FAILURES: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts records per key in the function's own state and in a named state that is cleared on
+/// every fifth record (so incremental checkpoints write removals too); reports both counts on
+/// records from `report_from` on.
+#[derive(Clone)]
+struct CountAndClear {
+    report_from: i64,
+}
+
+const CLEARED_COUNT: ValueStateDescriptor<u64> = ValueStateDescriptor::new("cleared count");
+
+impl KeyedProcessFunction<i64, i64, (i64, u64)> for CountAndClear {
+    type State = u64;
+
+    fn process_element(
+        &mut self,
+        value: i64,
+        ctx: &mut KeyedContext<'_, i64, u64>,
+        out: &mut Collector<'_, (i64, u64)>,
+    ) -> Result<(), BoxError> {
+        *ctx.state() += 1;
+        let mut count = ctx.keyed_state().get_state(&CLEARED_COUNT)?;
+        let next = count.value().copied().unwrap_or(0) + 1;
+        let named = if next % 5 == 0 {
+            count.clear();
+            0
+        } else {
+            count.update(next)?;
+            next
+        };
+        if value >= self.report_from {
+            let key = *ctx.get_current_key();
+            let own = *ctx.state();
+            out.collect((key, own * 1_000 + named));
+        }
+        Ok(())
+    }
+}
+
+/// Whether the newest checkpoint under `job_dir` builds on an earlier one.
+fn newest_checkpoint_is_incremental(job_dir: &std::path::Path) -> bool {
+    let newest = std::fs::read_dir(job_dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let id: u64 = path
+                .file_name()?
+                .to_str()?
+                .strip_prefix("chk-")?
+                .parse()
+                .ok()?;
+            path.join("_metadata").exists().then_some((id, path))
+        })
+        .max();
+    newest.is_some_and(|(_, dir)| dir.join("_references").exists())
+}
+
+#[test]
+fn incremental_checkpoints_of_state_on_disk_restore_exactly_after_failures_and_rescaling() {
+    // Sources hand on batches of 1,024 records, and a barrier passes between two: with 3,000
+    // keys a checkpoint changes about a third of them, so most checkpoints are incremental.
+    const KEYS: i64 = 3_000;
+    let dir = common::temp_dir("incremental-checkpoints");
+    let pipeline = |env: &StreamExecutionEnvironment, failing: bool, report_from: i64| {
+        let job_dirs = dir.clone();
+        env.set_state_backend(StateBackendType::Disk);
+        env.from_sequence(0, 6 * KEYS - 1)
+            .set_parallelism(1)
+            .map(move |n: i64| {
+                if n % 16 == 0 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                if failing {
+                    let stage = INCREMENTAL_FAILURES.load(Ordering::SeqCst);
+                    if (n == 3_000 && stage == 0) || (n == 6_000 && stage == 1) {
+                        INCREMENTAL_FAILURES.fetch_add(1, Ordering::SeqCst);
+                        panic!("injected failure at record {n}");
+                    }
+                    // The job ends failing once its newest checkpoint is an incremental one.
+                    let job_dir = std::fs::read_dir(&job_dirs)
+                        .ok()
+                        .and_then(|mut jobs| jobs.next())
+                        .and_then(|job| job.ok())
+                        .map(|job| job.path());
+                    let incremental = job_dir.is_some_and(|d| newest_checkpoint_is_incremental(&d));
+                    if stage == 2 && n >= 9_000 && (incremental || n == 5 * KEYS - 1) {
+                        panic!("the job stops at record {n}");
+                    }
+                }
+                n
+            })
+            .set_parallelism(1)
+            .key_by(|n| n % KEYS)
+            .process(CountAndClear { report_from })
+            .collect_async()
+    };
+    let mut config = storage_config(&dir, "RETAIN_ON_CANCELLATION");
+    for (key, value) in [
+        ("execution.checkpointing.incremental", "true"),
+        ("state.backend.disk.cache-entries", "16"),
+        ("restart-strategy.type", "fixed-delay"),
+        ("restart-strategy.fixed-delay.attempts", "2"),
+        ("restart-strategy.fixed-delay.delay", "10 ms"),
+    ] {
+        config.set_string(key, value).unwrap();
+    }
+    let failing = StreamExecutionEnvironment::get_execution_environment_with_config(config);
+    failing.set_parallelism(1);
+    let _ = pipeline(&failing, true, i64::MAX);
+    let error = failing.execute("incremental").unwrap_err().to_string();
+    assert!(error.contains("the job stops at record"), "{error}");
+    let job_dir = job_directory(&dir);
+    assert!(
+        newest_checkpoint_is_incremental(&job_dir),
+        "the retained checkpoint builds on another"
+    );
+
+    // A new job at parallelism 2 resumes from the retained chain of checkpoints.
+    let mut config = Configuration::new();
+    for (key, value) in [
+        ("execution.state-recovery.path", job_dir.to_str().unwrap()),
+        ("execution.checkpointing.incremental", "true"),
+        ("state.backend.disk.cache-entries", "16"),
+    ] {
+        config.set_string(key, value).unwrap();
+    }
+    let resumed = StreamExecutionEnvironment::get_execution_environment_with_config(config);
+    resumed.set_parallelism(2);
+    let reports = pipeline(&resumed, false, 5 * KEYS);
+    resumed.execute("resumed").unwrap();
+    let mut reports = reports.take();
+    reports.sort();
+    // Each key saw 6 records: its own count 6, the named one cleared at 5, then 1.
+    let keys: Vec<i64> = reports.iter().map(|(key, _)| *key).collect();
+    assert_eq!(keys, (0..KEYS).collect::<Vec<_>>());
+    let wrong: Vec<&(i64, u64)> = reports.iter().filter(|(_, c)| *c != 6_001).collect();
+    assert!(
+        wrong.is_empty(),
+        "{} wrong, first {:?}",
+        wrong.len(),
+        &wrong[..wrong.len().min(5)]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -715,6 +715,9 @@ fn state_backend(config: &Configuration) -> StateBackendSettings {
             cache_entries: config
                 .get(&options::STATE_BACKEND_CACHE_ENTRIES)
                 .map_or(100_000, |n| n.get()),
+            incremental: config
+                .get(&options::CHECKPOINTING_INCREMENTAL)
+                .unwrap_or(false),
         },
     }
 }

@@ -374,10 +374,10 @@ where
     fn initialize_state(&mut self, state: &RestoredOperatorState) -> Result<(), BoxError> {
         KeyGroupParts::restore_each(&state.keyed, |group, part, bytes| {
             match part {
-                VALUES => self.states.restore(group, bytes)?,
+                VALUES => self.states.restore_part(group, bytes)?,
                 NAMED_STATES => self.named_states.restore(group, bytes)?,
-                EVENT_TIMERS => self.timers.event.restore(bytes)?,
-                PROCESSING_TIMERS => self.timers.processing.restore(bytes)?,
+                EVENT_TIMERS => self.timers.event.restore(bytes.whole_only()?)?,
+                PROCESSING_TIMERS => self.timers.processing.restore(bytes.whole_only()?)?,
                 other => return Err(KeyGroupParts::unknown_part(other, group)),
             }
             Ok(())

@@ -24,6 +24,8 @@ pub struct Settings {
     pub state_backend: String,
     /// `state.backend.disk.cache-entries`.
     pub cache_entries: u64,
+    /// `execution.checkpointing.incremental`.
+    pub incremental: bool,
 }
 
 fn environment(settings: &Settings) -> Result<StreamExecutionEnvironment, JobError> {
@@ -35,6 +37,12 @@ fn environment(settings: &Settings) -> Result<StreamExecutionEnvironment, JobErr
         .set_string(
             "state.backend.disk.cache-entries",
             &settings.cache_entries.to_string(),
+        )
+        .map_err(JobError::Config)?;
+    config
+        .set_string(
+            "execution.checkpointing.incremental",
+            &settings.incremental.to_string(),
         )
         .map_err(JobError::Config)?;
     if let Some(directory) = &settings.directory {
@@ -126,16 +134,19 @@ pub fn run(settings: &Settings) -> Result<String, JobError> {
     let seconds = result.get_net_runtime().as_secs_f64();
     let statistics = result.get_checkpoint_statistics();
     Ok(format!(
-        "strom checkpoint backend={} parallelism={} events={} keys={} interval_ms={} seconds={seconds:.3} events_per_s={:.0} checkpoints={} last_checkpoint_ms={} last_checkpoint_mb={:.1} peak_rss_mb={}",
+        "strom checkpoint backend={} incremental={} parallelism={} events={} keys={} interval_ms={} seconds={seconds:.3} events_per_s={:.0} checkpoints={} incremental_checkpoints={} last_checkpoint_ms={} last_checkpoint_mb={:.1} mean_checkpoint_mb={:.1} peak_rss_mb={}",
         settings.state_backend,
+        settings.incremental,
         settings.parallelism,
         settings.events,
         settings.keys,
         settings.interval.map_or(0, |i| i.as_millis()),
         settings.events as f64 / seconds,
         statistics.completed,
+        statistics.incremental,
         statistics.last_duration.map_or(0, |d| d.as_millis()),
         statistics.last_size_bytes.unwrap_or(0) as f64 / (1 << 20) as f64,
+        statistics.total_size_bytes as f64 / statistics.completed.max(1) as f64 / (1 << 20) as f64,
         crate::peak_rss_mb()
     ))
 }
@@ -169,8 +180,9 @@ pub fn recovery(settings: &Settings) -> Result<String, JobError> {
     };
     let statistics = result.get_checkpoint_statistics();
     Ok(format!(
-        "strom recovery backend={} parallelism={} events={} keys={} interval_ms={} checkpoints={} last_checkpoint_mb={:.1} recovery_ms={recovery_ms:.1} peak_rss_mb={}",
+        "strom recovery backend={} incremental={} parallelism={} events={} keys={} interval_ms={} checkpoints={} last_checkpoint_mb={:.1} recovery_ms={recovery_ms:.1} peak_rss_mb={}",
         settings.state_backend,
+        settings.incremental,
         settings.parallelism,
         settings.events,
         settings.keys,

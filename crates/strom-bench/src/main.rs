@@ -91,6 +91,9 @@ struct CheckpointJob {
     /// With the disk backend: entries per state of a subtask kept on the heap.
     #[arg(long, default_value_t = 100_000)]
     cache_entries: u64,
+    /// With the disk backend: checkpoints write only what changed since the last completed one.
+    #[arg(long)]
+    incremental: bool,
 }
 
 impl CheckpointJob {
@@ -104,6 +107,7 @@ impl CheckpointJob {
             directory: self.checkpoint_dir.clone(),
             state_backend: self.state_backend.clone(),
             cache_entries: self.cache_entries,
+            incremental: self.incremental,
         }
     }
 }

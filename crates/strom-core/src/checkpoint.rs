@@ -20,6 +20,9 @@ pub struct CheckpointBarrier {
     pub id: CheckpointId,
     /// When the coordinator triggered it (wall clock, milliseconds since the epoch).
     pub timestamp: Timestamp,
+    /// Whether a savepoint is taken from it: state is then written whole, never as changes
+    /// since an earlier checkpoint, so the savepoint stands on its own.
+    pub savepoint: bool,
 }
 
 /// What checkpoints guarantee (Flink's `execution.checkpointing.mode`).

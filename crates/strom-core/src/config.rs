@@ -392,6 +392,10 @@ pub mod options {
     /// Entries of each state of each subtask the disk backend keeps on the heap.
     pub const STATE_BACKEND_CACHE_ENTRIES: ConfigOption<NonZeroUsize> =
         ConfigOption::new("state.backend.disk.cache-entries", Some("100000"));
+    /// Whether checkpoints of the disk backend write only what changed since the last completed
+    /// checkpoint (Flink's incremental checkpoints; the heap backend always writes everything).
+    pub const CHECKPOINTING_INCREMENTAL: ConfigOption<bool> =
+        ConfigOption::new("execution.checkpointing.incremental", Some("false"));
     /// Where completed checkpoints are written (a directory per job); in memory only when unset.
     pub const CHECKPOINTS_DIRECTORY: ConfigOption<String> =
         ConfigOption::new("state.checkpoints.dir", None);
@@ -473,7 +477,7 @@ fn validator<T: OptionType>(_: &ConfigOption<T>) -> Validator {
     }
 }
 
-fn known_keys() -> [(&'static str, Validator); 32] {
+fn known_keys() -> [(&'static str, Validator); 33] {
     use options::*;
     [
         (PARALLELISM_DEFAULT.key, validator(&PARALLELISM_DEFAULT)),
@@ -510,6 +514,10 @@ fn known_keys() -> [(&'static str, Validator); 32] {
         (
             STATE_BACKEND_CACHE_ENTRIES.key,
             validator(&STATE_BACKEND_CACHE_ENTRIES),
+        ),
+        (
+            CHECKPOINTING_INCREMENTAL.key,
+            validator(&CHECKPOINTING_INCREMENTAL),
         ),
         (CHECKPOINTS_DIRECTORY.key, validator(&CHECKPOINTS_DIRECTORY)),
         (CHECKPOINTS_RETAINED.key, validator(&CHECKPOINTS_RETAINED)),

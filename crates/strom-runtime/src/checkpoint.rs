@@ -10,6 +10,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use strom_core::key_group::KeyGroupRange;
+use strom_core::CheckpointId;
 use strom_state::PendingKeyedState;
 
 /// The state one operator subtask wrote for one checkpoint.
@@ -19,6 +20,9 @@ pub struct OperatorStateSnapshot {
     pub name: String,
     /// Keyed state, by key group.
     pub keyed: BTreeMap<usize, Vec<u8>>,
+    /// With incremental checkpoints: the checkpoint whose keyed state `keyed` holds changes
+    /// to (read both to restore; see [`strom_state::KeyGroupParts::resolve`]).
+    pub keyed_base: Option<CheckpointId>,
     /// Operator state: entries redistributed across subtasks on restore.
     pub operator: Vec<Vec<u8>>,
     /// Union operator state: on restore every subtask gets every subtask's entries.
@@ -71,10 +75,16 @@ impl Eq for PendingKeyed {}
 impl OperatorStateSnapshot {
     /// Keyed state to be encoded off the task thread (the task fills in the name).
     pub fn pending_keyed(state: PendingKeyedState) -> Self {
-        match state {
+        let keyed_base = state.base();
+        match state.into_ready() {
             // Nothing to do off the task thread: no writer thread is needed.
-            PendingKeyedState::Ready(keyed) => OperatorStateSnapshot::keyed(keyed),
-            later => OperatorStateSnapshot {
+            Ok(keyed) => OperatorStateSnapshot {
+                keyed,
+                keyed_base,
+                ..Self::default()
+            },
+            Err(later) => OperatorStateSnapshot {
+                keyed_base,
                 pending_keyed: PendingKeyed(Mutex::new(Some(later))),
                 ..Self::default()
             },
@@ -202,6 +212,7 @@ mod tests {
             operator: entries.iter().map(|e| e.as_bytes().to_vec()).collect(),
             union: Vec::new(),
             broadcast: vec![groups.iter().map(|&g| g as u8).collect()],
+            keyed_base: None,
             pending_keyed: PendingKeyed::default(),
         };
         // Written at parallelism 2 over 8 key groups, restored at parallelism 3.

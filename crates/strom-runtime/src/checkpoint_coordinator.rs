@@ -296,6 +296,7 @@ impl Coordinator {
             let barrier = CheckpointBarrier {
                 id,
                 timestamp: wall_clock_millis(),
+                savepoint: !savepoints.is_empty(),
             };
             *self
                 .hub
@@ -390,6 +391,7 @@ impl Coordinator {
         let barrier = CheckpointBarrier {
             id,
             timestamp: wall_clock_millis(),
+            savepoint: false,
         };
         self.hub.triggered_id.store(id, Ordering::Release);
         let checkpoint = self.collect(barrier, started, &|| !shared.is_cancelled());

@@ -6,12 +6,17 @@
 //! checksum, so a file that is not a checkpoint, was written by another format version, is
 //! truncated or was corrupted is recognised and named in the error. A checkpoint is written
 //! to a temporary file and renamed into place, so a crash while writing never leaves a
-//! half-written `_metadata`. Only the newest `retained` checkpoints are kept.
+//! half-written `_metadata`. Only the newest `retained` checkpoints are kept, with the earlier
+//! checkpoints they build on (incremental checkpoints list those in `_references`, written
+//! before `_metadata`); reading a checkpoint reads those too, from the same job directory.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use crate::checkpoint_chain::{direct_bases, resolve};
 use crate::checkpoint_coordinator::CompletedCheckpoint;
 
 /// The first bytes of every checkpoint file.
@@ -22,6 +27,8 @@ const VERSION: u32 = 3;
 const HEADER_BYTES: usize = 8 + 4 + 8 + 4;
 /// The file of a checkpoint directory.
 const METADATA: &str = "_metadata";
+/// The checkpoints (ids, one per line) an incremental checkpoint builds on.
+const REFERENCES: &str = "_references";
 
 /// Why a checkpoint could not be read; every variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +79,16 @@ pub enum CheckpointReadError {
         /// The decoder's reason.
         message: String,
     },
+    /// An incremental checkpoint builds on a checkpoint that cannot be read.
+    #[error("checkpoint {path} builds on checkpoint {base}, which cannot be read: {reason}")]
+    Base {
+        /// The checkpoint's file.
+        path: PathBuf,
+        /// The checkpoint it builds on.
+        base: u64,
+        /// Why that one cannot be read.
+        reason: String,
+    },
     /// A directory holds no checkpoint that can be read.
     #[error("{path} holds no readable checkpoint{}", newest.as_ref().map_or(String::new(), |e| format!(" (the newest: {e})")))]
     NoCheckpoint {
@@ -112,11 +129,25 @@ impl CheckpointStorage {
         Ok(dir)
     }
 
-    /// Removes all but the newest retained checkpoints.
+    /// Removes all but the newest retained checkpoints and those they build on.
     fn prune(&self) -> std::io::Result<()> {
         let checkpoints = checkpoint_dirs(&self.job_dir)?;
-        for (_, dir) in checkpoints.iter().rev().skip(self.retained) {
-            fs::remove_dir_all(dir)?;
+        let mut needed: BTreeSet<u64> = BTreeSet::new();
+        let mut unread: Vec<u64> = checkpoints
+            .iter()
+            .rev()
+            .take(self.retained)
+            .map(|(id, _)| *id)
+            .collect();
+        while let Some(id) = unread.pop() {
+            if needed.insert(id) {
+                unread.extend(references(&self.job_dir.join(format!("chk-{id}")))?);
+            }
+        }
+        for (id, dir) in &checkpoints {
+            if !needed.contains(id) {
+                fs::remove_dir_all(dir)?;
+            }
         }
         Ok(())
     }
@@ -133,6 +164,13 @@ impl CheckpointStorage {
 /// Writes `checkpoint` as `dir/_metadata`, durably (a temporary file renamed into place).
 pub fn write_checkpoint(dir: &Path, checkpoint: &CompletedCheckpoint) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
+    let bases = direct_bases(checkpoint);
+    if !bases.is_empty() {
+        let listed: String = bases.iter().map(|id| format!("{id}\n")).collect();
+        let mut file = fs::File::create(dir.join(REFERENCES))?;
+        file.write_all(listed.as_bytes())?;
+        file.sync_all()?;
+    }
     let body = postcard::to_stdvec(checkpoint)
         .map_err(|error| std::io::Error::other(error.to_string()))?;
     let mut bytes = Vec::with_capacity(HEADER_BYTES + body.len());
@@ -146,6 +184,15 @@ pub fn write_checkpoint(dir: &Path, checkpoint: &CompletedCheckpoint) -> std::io
     file.write_all(&bytes)?;
     file.sync_all()?;
     fs::rename(&temporary, dir.join(METADATA))
+}
+
+/// The checkpoints the checkpoint in `dir` builds on directly.
+fn references(dir: &Path) -> std::io::Result<Vec<u64>> {
+    match fs::read_to_string(dir.join(REFERENCES)) {
+        Ok(text) => Ok(text.lines().filter_map(|line| line.parse().ok()).collect()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(error) => Err(error),
+    }
 }
 
 /// The `chk-<id>` directories under `dir`, by id.
@@ -171,11 +218,11 @@ fn checkpoint_dirs(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
 /// warning that names them).
 pub fn read_checkpoint(path: &Path) -> Result<CompletedCheckpoint, CheckpointReadError> {
     if path.is_file() {
-        return read_metadata(path);
+        return read_standalone(path);
     }
     let metadata = path.join(METADATA);
     if metadata.exists() {
-        return read_metadata(&metadata);
+        return read_standalone(&metadata);
     }
     let io = |source| CheckpointReadError::Io {
         path: path.to_path_buf(),
@@ -183,7 +230,7 @@ pub fn read_checkpoint(path: &Path) -> Result<CompletedCheckpoint, CheckpointRea
     };
     let mut newest = None;
     for (_, dir) in checkpoint_dirs(path).map_err(io)?.iter().rev() {
-        match read_metadata(&dir.join(METADATA)) {
+        match read_standalone(&dir.join(METADATA)) {
             Ok(checkpoint) => return Ok(checkpoint),
             Err(error) => {
                 tracing::warn!("{error}; trying the previous checkpoint");
@@ -194,6 +241,28 @@ pub fn read_checkpoint(path: &Path) -> Result<CompletedCheckpoint, CheckpointRea
     Err(CheckpointReadError::NoCheckpoint {
         path: path.to_path_buf(),
         newest,
+    })
+}
+
+/// Reads the `_metadata` file at `path` and, for an incremental checkpoint, the checkpoints it
+/// builds on (siblings of its directory), into one that stands on its own.
+fn read_standalone(path: &Path) -> Result<CompletedCheckpoint, CheckpointReadError> {
+    let checkpoint = read_metadata(path)?;
+    let job_dir = path.parent().and_then(Path::parent);
+    let mut failed_base = 0;
+    resolve(&checkpoint, |base| {
+        failed_base = base;
+        let dir = job_dir
+            .map(|job_dir| job_dir.join(format!("chk-{base}")))
+            .ok_or("it has no job directory")?;
+        read_metadata(&dir.join(METADATA))
+            .map(Arc::new)
+            .map_err(|error| error.to_string())
+    })
+    .map_err(|reason| CheckpointReadError::Base {
+        path: path.to_path_buf(),
+        base: failed_base,
+        reason,
     })
 }
 

@@ -63,6 +63,8 @@ pub enum StateBackendSettings {
         local_dir: PathBuf,
         /// Entries per state of a subtask kept on the heap.
         cache_entries: usize,
+        /// Whether checkpoints write only what changed since the last completed one.
+        incremental: bool,
     },
 }
 
@@ -74,12 +76,16 @@ impl StateBackendSettings {
             StateBackendSettings::Disk {
                 local_dir,
                 cache_entries,
+                incremental,
             } => {
                 // A directory per run: what a run leaves behind never meets the next one's.
                 static RUNS: AtomicU64 = AtomicU64::new(0);
                 let run = RUNS.fetch_add(1, Ordering::Relaxed);
                 let directory = local_dir.join(format!("strom-state-{job_id}-{run}"));
-                StateBackend::Disk(Arc::new(DiskBackend::open(&directory, *cache_entries)?))
+                StateBackend::disk(
+                    DiskBackend::open(&directory, *cache_entries)?
+                        .with_incremental_checkpoints(*incremental),
+                )
             }
         })
     }
@@ -163,7 +169,14 @@ fn run_with_restarts(
             end_checkpoints(settings, &outcome);
             return outcome.map(|()| started.elapsed());
         };
-        restore = shared.checkpoint_statistics().latest;
+        restore = shared
+            .latest_standalone_checkpoint()
+            .map_err(|reason| JobError::Setup {
+                job_name: job.job_name.clone(),
+                job_id: job_id.to_string(),
+                operator: "state recovery".to_string(),
+                source: reason.into(),
+            })?;
         let from = restore.as_ref().map_or("the beginning".to_string(), |c| {
             format!("checkpoint {}", c.id)
         });
@@ -554,7 +567,7 @@ impl TaskRunner<'_> {
             config: Arc::clone(&self.config),
             processing_time: plan.time.clone(),
             restored_state: restored_state.map(Arc::new),
-            state_backend: self.state_backend.clone(),
+            state_backend: self.state_backend.for_operator(),
             checkpointing: self.settings.checkpointing.is_some(),
         }
     }

@@ -12,6 +12,7 @@
 #![deny(clippy::clone_on_ref_ptr)]
 
 pub mod checkpoint;
+mod checkpoint_chain;
 pub mod checkpoint_coordinator;
 pub mod checkpoint_storage;
 pub mod element_type;

@@ -603,6 +603,9 @@ where
         barrier: CheckpointBarrier,
         snapshot: &mut TaskStateSnapshot,
     ) -> Result<(), TaskError> {
+        if let Some(scope) = self.ctx.state_backend.snapshot_scope() {
+            scope.begin(barrier.id, barrier.savepoint);
+        }
         let operator = &mut self.operator;
         let state = guard(&self.ctx.info, || operator.snapshot_state(barrier.id))?;
         snapshot.add(&self.ctx.operator_id, &self.ctx.info.name, state);
@@ -614,6 +617,9 @@ where
     }
 
     fn notify_checkpoint_complete(&mut self, checkpoint: CheckpointId) -> Result<(), TaskError> {
+        if let Some(scope) = self.ctx.state_backend.snapshot_scope() {
+            scope.completed(checkpoint);
+        }
         self.output.notify_checkpoint_complete(checkpoint)
     }
 

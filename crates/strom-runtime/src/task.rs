@@ -2,6 +2,7 @@
 //! buffer timeout and the checkpoint hub.
 
 use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 use strom_core::{CheckpointBarrier, CheckpointId, CheckpointingMode};
 
 use crate::checkpoint::{OperatorStateSnapshot, TaskStateSnapshot};
+use crate::checkpoint_chain::{direct_bases, resolve};
 use crate::checkpoint_coordinator::{CheckpointHub, CompletedCheckpoint};
 use crate::error::{OperatorInfo, TaskError};
 use crate::exchange::{GateEvent, InputGate};
@@ -44,14 +46,22 @@ pub struct CheckpointStatistics {
     pub completed: u64,
     /// Checkpoints abandoned (timed out).
     pub failed: u64,
+    /// Completed checkpoints that hold changes since an earlier one (incremental
+    /// checkpoints).
+    pub incremental: u64,
     /// The newest completed checkpoint.
     pub latest: Option<Arc<CompletedCheckpoint>>,
+    /// The completed checkpoints the newest builds on (incremental checkpoints), by id.
+    pub bases: BTreeMap<CheckpointId, Arc<CompletedCheckpoint>>,
     /// The id of the newest triggered checkpoint.
     pub last_triggered: CheckpointId,
     /// How long the newest completed checkpoint took, from trigger to durable completion.
     pub last_duration: Option<Duration>,
     /// The bytes of state the newest completed checkpoint holds.
     pub last_size_bytes: Option<u64>,
+    /// The bytes of state all completed checkpoints hold together (for incremental
+    /// checkpoints, what they wrote).
+    pub total_size_bytes: u64,
 }
 
 impl JobShared {
@@ -105,7 +115,45 @@ impl JobShared {
         statistics.completed += 1;
         statistics.last_duration = Some(took);
         statistics.last_size_bytes = Some(checkpoint.state_bytes());
-        statistics.latest = Some(Arc::new(checkpoint));
+        statistics.total_size_bytes += checkpoint.state_bytes();
+        let checkpoint = Arc::new(checkpoint);
+        if !direct_bases(&checkpoint).is_empty() {
+            statistics.incremental += 1;
+        }
+        let mut bases = BTreeMap::new();
+        let mut unread: Vec<CheckpointId> = direct_bases(&checkpoint).into_iter().collect();
+        while let Some(id) = unread.pop() {
+            let known = statistics.bases.get(&id).or(statistics.latest.as_ref());
+            if let Some(base) = known.filter(|base| base.id == id && !bases.contains_key(&id)) {
+                unread.extend(direct_bases(base));
+                bases.insert(id, Arc::clone(base));
+            }
+        }
+        statistics.bases = bases;
+        statistics.latest = Some(checkpoint);
+    }
+
+    /// The newest completed checkpoint, resolved against those it builds on so it stands on
+    /// its own (what a restart restores).
+    pub(crate) fn latest_standalone_checkpoint(
+        &self,
+    ) -> Result<Option<Arc<CompletedCheckpoint>>, String> {
+        let statistics = self.checkpoint_statistics_guard();
+        let Some(latest) = &statistics.latest else {
+            return Ok(None);
+        };
+        if direct_bases(latest).is_empty() {
+            return Ok(Some(Arc::clone(latest)));
+        }
+        let resolved = resolve(latest, |id| {
+            statistics.bases.get(&id).cloned().ok_or_else(|| {
+                format!(
+                    "checkpoint {} builds on checkpoint {id}, which is gone",
+                    latest.id
+                )
+            })
+        })?;
+        Ok(Some(Arc::new(resolved)))
     }
 
     pub(crate) fn checkpoint_triggered(&self, id: CheckpointId) {

@@ -19,7 +19,8 @@ use serde::Serialize;
 use hashbrown::{hash_table, HashTable};
 use strom_core::key_group::{key_hash, KeyGroupAssigner, KeyGroupRange};
 
-use crate::key_group_parts::PendingKeyedState;
+use crate::changed_keys::{ChangedKeys, SnapshotPlan};
+use crate::key_group_parts::{PendingKeyedState, RestoredPart};
 use crate::state_backend::{DiskStore, FrozenEntries, StateBackend};
 
 /// Keyed values of one subtask, partitioned by the key groups it owns.
@@ -31,6 +32,9 @@ pub struct KeyGroupedMap<K, V> {
     len: usize,
     /// Where entries beyond the heap's share go (the disk backend).
     disk: Option<DiskTier<K, V>>,
+    /// With incremental checkpoints: the keys changed since the checkpoints snapshots may
+    /// build on.
+    changes: Option<ChangedKeys<K>>,
 }
 
 impl<K, V> std::fmt::Debug for KeyGroupedMap<K, V> {
@@ -107,6 +111,15 @@ impl<K: Hash + Eq + Clone, V> KeyGroupedMap<K, V> {
             groups,
             len: 0,
             disk: None,
+            changes: None,
+        }
+    }
+
+    /// With incremental checkpoints: `key` of local key group `local` changed (or may have).
+    #[inline]
+    fn changed(&mut self, local: usize, hash: u64, key: &K) {
+        if let Some(changes) = &mut self.changes {
+            changes.mark(local, hash, key);
         }
     }
 
@@ -186,6 +199,7 @@ impl<K: Hash + Eq + Clone, V> KeyGroupedMap<K, V> {
     pub fn entry(&mut self, hash: u64, key: K) -> Result<KeyedEntry<'_, K, V>, ForeignKeyGroup> {
         let local = self.local_index(hash)?;
         self.bring_back(local, hash, &key);
+        self.changed(local, hash, &key);
         let table = &mut self.groups[local];
         let entry = table.entry(hash, |(k, _)| *k == key, |(k, _)| key_hash(k));
         Ok(match entry {
@@ -218,6 +232,7 @@ impl<K: Hash + Eq + Clone, V> KeyGroupedMap<K, V> {
     ) -> Result<&mut V, ForeignKeyGroup> {
         let local = self.local_index(hash)?;
         self.bring_back(local, hash, key);
+        self.changed(local, hash, key);
         let entry = self.groups[local].entry(hash, |(k, _)| k == key, |(k, _)| key_hash(k));
         Ok(match entry {
             hash_table::Entry::Occupied(occupied) => &mut occupied.into_mut().1,
@@ -233,6 +248,7 @@ impl<K: Hash + Eq + Clone, V> KeyGroupedMap<K, V> {
     pub fn get_mut(&mut self, hash: u64, key: &K) -> Option<&mut V> {
         let local = self.local_index(hash).ok()?;
         self.bring_back(local, hash, key);
+        self.changed(local, hash, key);
         self.groups[local]
             .find_mut(hash, |(k, _)| k == key)
             .map(|(_, v)| v)
@@ -241,6 +257,7 @@ impl<K: Hash + Eq + Clone, V> KeyGroupedMap<K, V> {
     /// Removes `key` and returns its value, if present.
     pub fn remove(&mut self, hash: u64, key: &K) -> Option<V> {
         let local = self.local_index(hash).ok()?;
+        self.changed(local, hash, key);
         match self.groups[local].find_entry(hash, |(k, _)| k == key) {
             Ok(entry) => {
                 self.len -= 1;
@@ -288,6 +305,9 @@ impl<K: Hash + Eq + Clone, V> KeyGroupedMap<K, V> {
     /// entries on disk after those on the heap).
     pub fn drain(&mut self) -> impl Iterator<Item = (K, V)> + '_ {
         self.len = 0;
+        if let Some(changes) = &mut self.changes {
+            changes.forget();
+        }
         let range = self.range;
         // Key group by key group, so no more than one key group's entries from disk are in
         // memory at once.
@@ -317,12 +337,15 @@ where
         name: &str,
     ) -> Self {
         let mut map = Self::new(range, max_parallelism);
-        if let StateBackend::Disk(disk) = backend {
+        if let StateBackend::Disk { backend, scope } = backend {
             map.disk = Some(DiskTier {
-                store: Box::new(disk.store::<K, V>(name)),
-                capacity: disk.cache_entries(),
+                store: Box::new(backend.store::<K, V>(name)),
+                capacity: backend.cache_entries(),
                 cursor: 0,
             });
+            map.changes = scope
+                .as_ref()
+                .map(|scope| ChangedKeys::new(std::sync::Arc::clone(scope), map.groups.len()));
         }
         map
     }
@@ -364,10 +387,23 @@ where
         V: 'static,
     {
         if let Some(keep) = keep.as_mut() {
-            for table in &mut self.groups {
+            for (local, table) in self.groups.iter_mut().enumerate() {
                 let before = table.len();
-                table.retain(|(_, value)| keep(value));
+                let changes = &mut self.changes;
+                table.retain(|(key, value)| {
+                    let kept = keep(value);
+                    if let (false, Some(changes)) = (kept, changes.as_mut()) {
+                        changes.mark(local, key_hash(key), key);
+                    }
+                    kept
+                });
                 self.len -= before - table.len();
+            }
+        }
+        let entries = self.len();
+        if let Some(changes) = &mut self.changes {
+            if let SnapshotPlan::Changes { base, keys } = changes.plan(entries) {
+                return Ok(self.snapshot_changes(keys, keep)?.as_changes_since(base));
             }
         }
         let disk = match &self.disk {
@@ -440,8 +476,131 @@ where
         }))
     }
 
+    /// The entries of `keys` (per local key group) as they are now, or their absence, as the
+    /// changes an incremental snapshot writes: for every key group in the range a sequence of
+    /// `(key, Some(value))` or `(key, None)` pairs. Entries on disk are read later from a
+    /// frozen view, as in a whole snapshot.
+    fn snapshot_changes(
+        &self,
+        keys: Vec<Vec<K>>,
+        mut keep: Option<KeepEntry<V>>,
+    ) -> Result<PendingKeyedState, postcard::Error>
+    where
+        V: 'static,
+    {
+        let frozen = match &self.disk {
+            Some(disk) if disk.store.len() > 0 => Some(disk.store.frozen()),
+            _ => None,
+        };
+        // Per key group: pairs written now, and the encoded keys to look up on disk.
+        let mut written = Vec::with_capacity(keys.len());
+        for (local, keys) in keys.into_iter().enumerate() {
+            let table = &self.groups[local];
+            let mut bytes = Vec::new();
+            let mut count = 0;
+            let mut on_disk = Vec::new();
+            for key in &keys {
+                match table.find(key_hash(key), |(k, _)| k == key) {
+                    Some((key, value)) => {
+                        bytes = postcard::to_extend(&(key, Some(value)), bytes)?;
+                        count += 1;
+                    }
+                    None if frozen.is_some() => on_disk.push(postcard::to_stdvec(key)?),
+                    None => {
+                        bytes = postcard::to_extend(&(key, None::<&V>), bytes)?;
+                        count += 1;
+                    }
+                }
+            }
+            written.push((count, bytes, on_disk));
+        }
+        let first_group = self.range.start;
+        let finish = move || {
+            let mut groups = BTreeMap::new();
+            for (local, (mut count, heap_bytes, on_disk)) in written.into_iter().enumerate() {
+                let mut spilled = Vec::new();
+                for key in on_disk {
+                    let found = frozen
+                        .as_ref()
+                        .and_then(|frozen| frozen.get(first_group + local, &key));
+                    let value = match (found, keep.as_mut()) {
+                        (Some(value), None) => Some(value),
+                        (Some(value), Some(keep)) => {
+                            let mut value: V = postcard::from_bytes(&value)?;
+                            if keep(&mut value) {
+                                Some(postcard::to_stdvec(&value)?)
+                            } else {
+                                None
+                            }
+                        }
+                        (None, _) => None,
+                    };
+                    // A pair of the key and an option: the option's tag, then its value.
+                    spilled.extend_from_slice(&key);
+                    match value {
+                        Some(value) => {
+                            spilled.push(1);
+                            spilled.extend_from_slice(&value);
+                        }
+                        None => spilled.push(0),
+                    }
+                    count += 1;
+                }
+                let mut bytes = Vec::with_capacity(heap_bytes.len() + spilled.len() + 10);
+                write_varint(count, &mut bytes);
+                bytes.extend_from_slice(&heap_bytes);
+                bytes.extend_from_slice(&spilled);
+                groups.insert(first_group + local, bytes);
+            }
+            Ok(groups)
+        };
+        Ok(if self.disk.as_ref().is_some_and(|d| d.store.len() > 0) {
+            PendingKeyedState::later(finish)
+        } else {
+            PendingKeyedState::ready(finish()?)
+        })
+    }
+
+    /// Takes back what a snapshot wrote for `key_group` and the changes written after it
+    /// (with incremental checkpoints).
+    pub fn restore_part(
+        &mut self,
+        key_group: usize,
+        part: RestoredPart<'_>,
+    ) -> Result<(), StateRestoreError> {
+        if let Some(whole) = part.whole {
+            self.restore(key_group, whole)?;
+        }
+        for changes in part.changes {
+            let changes: Vec<(K, Option<V>)> = postcard::from_bytes(changes)
+                .map_err(|error| StateRestoreError::Corrupt(key_group, error.to_string()))?;
+            for (key, value) in changes {
+                let hash = key_hash(&key);
+                match value {
+                    Some(value) => match self.entry(hash, key)? {
+                        KeyedEntry::Occupied(existing) => *existing = value,
+                        KeyedEntry::Vacant(vacant) => {
+                            vacant.insert(value);
+                        }
+                    },
+                    None => {
+                        self.local_index(hash)?;
+                        self.remove(hash, &key);
+                    }
+                }
+            }
+        }
+        if let Some(changes) = &mut self.changes {
+            changes.forget();
+        }
+        Ok(())
+    }
+
     /// Adds the entries a [`snapshot`](Self::snapshot) wrote for `key_group`.
     pub fn restore(&mut self, key_group: usize, bytes: &[u8]) -> Result<(), StateRestoreError> {
+        if let Some(changes) = &mut self.changes {
+            changes.forget();
+        }
         let entries: Vec<(K, V)> = postcard::from_bytes(bytes)
             .map_err(|error| StateRestoreError::Corrupt(key_group, error.to_string()))?;
         let Some((first, _)) = entries.first() else {
@@ -600,9 +759,7 @@ mod tests {
     fn disk_backend(name: &str, cache_entries: usize) -> StateBackend {
         let dir =
             std::env::temp_dir().join(format!("strom-keyed-map-{name}-{}", std::process::id()));
-        StateBackend::Disk(std::sync::Arc::new(
-            crate::state_backend::DiskBackend::open(&dir, cache_entries).unwrap(),
-        ))
+        StateBackend::disk(crate::state_backend::DiskBackend::open(&dir, cache_entries).unwrap())
     }
 
     fn decoded(snapshot: &BTreeMap<usize, Vec<u8>>) -> Vec<(u64, String)> {
@@ -664,6 +821,137 @@ mod tests {
         assert_eq!(drained[0], (0, "012".to_string()));
         assert!(on_disk.is_empty());
     }
+    /// Restores what a chain of snapshots (oldest first, each whole or changes since the one
+    /// before) holds into a new heap map.
+    fn replay(chain: &[(bool, BTreeMap<usize, Vec<u8>>)]) -> Vec<(u64, String)> {
+        let range = KeyGroupRange { start: 0, end: 128 };
+        let mut map = KeyGroupedMap::<u64, String>::new(range, 128);
+        for (changes, snapshot) in chain {
+            for (&group, bytes) in snapshot {
+                let part = if *changes {
+                    RestoredPart {
+                        whole: None,
+                        changes: std::slice::from_ref(bytes),
+                    }
+                } else {
+                    RestoredPart::from_whole(bytes)
+                };
+                map.restore_part(group, part).unwrap();
+            }
+        }
+        decoded(&map.snapshot().unwrap())
+    }
+
+    #[test]
+    fn incremental_snapshots_hold_the_changes_since_the_last_completed_checkpoint() {
+        use crate::state_backend::DiskBackend;
+        let range = KeyGroupRange { start: 0, end: 128 };
+        let dir = std::env::temp_dir().join(format!("strom-keyed-map-incr-{}", std::process::id()));
+        let backend = StateBackend::disk(
+            DiskBackend::open(&dir, 8)
+                .unwrap()
+                .with_incremental_checkpoints(true),
+        )
+        .for_operator();
+        let scope = backend.snapshot_scope().expect("incremental");
+        let mut map = KeyGroupedMap::<u64, String>::with_backend(range, 128, &backend, "test");
+        let mut reference = KeyGroupedMap::<u64, String>::new(range, 128);
+        let set = |maps: [&mut KeyGroupedMap<u64, String>; 2], n: u64, value: &str| {
+            for map in maps {
+                *map.get_or_insert_with(key_hash(&n), &n, String::new)
+                    .unwrap() = value.into();
+            }
+        };
+        for n in 0..300 {
+            set([&mut map, &mut reference], n, "a");
+        }
+        // Checkpoint 1 is whole (nothing completed yet) and completes.
+        scope.begin(1, false);
+        let first = map.snapshot_pending().unwrap();
+        assert_eq!(first.base(), None);
+        let first = first.finish().unwrap();
+        assert_eq!(
+            replay(&[(false, first.clone())]),
+            decoded(&reference.snapshot().unwrap())
+        );
+        scope.completed(1);
+        // Checkpoint 2 holds the changes since 1 (some on disk by then), but fails.
+        for n in 0..20 {
+            set([&mut map, &mut reference], n, "b");
+        }
+        for n in 20..30 {
+            map.remove(key_hash(&n), &n);
+            reference.remove(key_hash(&n), &n);
+        }
+        for n in 300..310 {
+            set([&mut map, &mut reference], n, "new");
+        }
+        scope.begin(2, false);
+        let second = map.snapshot_pending().unwrap();
+        assert_eq!(second.base(), Some(1));
+        let second = second.finish().unwrap();
+        assert_eq!(second.len(), 128, "every key group is written");
+        let written: Vec<(u64, Option<String>)> = second
+            .values()
+            .flat_map(|bytes| postcard::from_bytes::<Vec<(u64, Option<String>)>>(bytes).unwrap())
+            .collect();
+        assert_eq!(written.len(), 40, "only the changed keys: {written:?}");
+        assert!(written.contains(&(25, None)) && written.contains(&(305, Some("new".into()))));
+        // Checkpoint 3 builds on 1 still: it holds the changes of 2 as well as its own.
+        for n in 40..45 {
+            set([&mut map, &mut reference], n, "c");
+        }
+        scope.begin(3, false);
+        let third = map.snapshot_pending().unwrap();
+        assert_eq!(third.base(), Some(1));
+        let third = third.finish().unwrap();
+        let expected = decoded(&reference.snapshot().unwrap());
+        assert_eq!(
+            replay(&[(false, first.clone()), (true, third.clone())]),
+            expected
+        );
+        scope.completed(3);
+        // Checkpoint 4 builds on 3: the changes since 3 only.
+        set([&mut map, &mut reference], 7, "d");
+        scope.begin(4, false);
+        let fourth = map.snapshot_pending().unwrap();
+        assert_eq!(fourth.base(), Some(3));
+        let fourth = fourth.finish().unwrap();
+        let count: usize = fourth
+            .values()
+            .map(|b| {
+                postcard::from_bytes::<Vec<(u64, Option<String>)>>(b)
+                    .unwrap()
+                    .len()
+            })
+            .sum();
+        assert_eq!(count, 1);
+        assert_eq!(
+            replay(&[(false, first), (true, third), (true, fourth)]),
+            decoded(&reference.snapshot().unwrap())
+        );
+        // A savepoint is whole; so is a snapshot once the changes written since the last whole
+        // one would outnumber the entries.
+        scope.begin(5, true);
+        assert_eq!(map.snapshot_pending().unwrap().base(), None);
+        scope.completed(5);
+        // Every one of the 310 entries changes: one snapshot of changes may hold that much.
+        for n in 0..310 {
+            set([&mut map, &mut reference], n, "e");
+        }
+        scope.begin(6, false);
+        assert_eq!(map.snapshot_pending().unwrap().base(), Some(5));
+        scope.completed(6);
+        set([&mut map, &mut reference], 1, "f");
+        scope.begin(7, false);
+        let seventh = map.snapshot_pending().unwrap();
+        assert_eq!(seventh.base(), None);
+        assert_eq!(
+            replay(&[(false, seventh.finish().unwrap())]),
+            decoded(&reference.snapshot().unwrap())
+        );
+    }
+
     #[test]
     fn a_pending_snapshot_of_the_disk_backend_keeps_the_state_of_its_moment() {
         let range = KeyGroupRange { start: 0, end: 128 };

@@ -18,12 +18,12 @@ use std::sync::Arc;
 
 use strom_core::key_group::{key_hash, KeyGroupRange};
 use strom_core::time::wall_clock_millis;
-use strom_core::Timestamp;
+use strom_core::{BoxError, Timestamp};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::key_group_parts::{KeyGroupParts, PendingKeyedState};
+use crate::key_group_parts::{KeyGroupParts, PartState, PendingKeyedState, RestoredPart};
 use crate::keyed_map::{ForeignKeyGroup, KeyGroupedMap};
 use crate::state_backend::StateBackend;
 use crate::ttl::StateTtlConfig;
@@ -383,7 +383,7 @@ pub struct KeyedStateBackend<K> {
     states: HashMap<(&'static str, TypeId), NamedState>,
     /// Restored states not asked for since the restore, by snapshot id, per key group: they
     /// become tables when first used and are written to snapshots as they are meanwhile.
-    pending: HashMap<String, BTreeMap<usize, Vec<u8>>>,
+    pending: HashMap<String, BTreeMap<usize, PartState>>,
     /// Processing time, for time to live.
     clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
     /// Where the tables keep their values, and the prefix of their names there.
@@ -469,14 +469,17 @@ impl<K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Keyed
                 }
             }
             if let Some(groups) = restored {
-                for (group, bytes) in groups {
+                for (group, state) in groups {
+                    let restore_error = |message: String| StateError::Restore {
+                        name: name.to_string(),
+                        message,
+                    };
+                    let part = RestoredPart::of(&state)
+                        .map_err(|error| restore_error(error.to_string()))?;
                     table
                         .values
-                        .restore(group, &bytes)
-                        .map_err(|error| StateError::Restore {
-                            name: name.to_string(),
-                            message: error.to_string(),
-                        })?;
+                        .restore_part(group, part)
+                        .map_err(|error| restore_error(error.to_string()))?;
                 }
             }
             let table: Box<dyn ErasedTable> = Box::new(table);
@@ -558,29 +561,38 @@ impl<K: Hash + Eq + Clone + Send + Serialize + DeserializeOwned + 'static> Keyed
     /// [`KeyGroupedMap::snapshot_pending`]).
     pub fn snapshot_pending(&mut self) -> Result<PendingKeyedState, postcard::Error> {
         // In the order of their ids, so the same state always writes the same bytes.
-        let mut parts: BTreeMap<String, PendingKeyedState> = self
-            .pending
-            .iter()
-            .map(|(id, groups)| (id.clone(), PendingKeyedState::ready(groups.clone())))
-            .collect();
+        let mut parts: BTreeMap<String, Result<PendingKeyedState, &BTreeMap<usize, PartState>>> =
+            self.pending
+                .iter()
+                .map(|(id, groups)| (id.clone(), Err(groups)))
+                .collect();
         let now = (self.clock)();
         for ((name, _), state) in &mut self.states {
             parts.insert(
                 snapshot_id(name, &state.description),
-                state.table.snapshot(now)?,
+                Ok(state.table.snapshot(now)?),
             );
         }
         let mut all = KeyGroupParts::new();
         for (id, part) in parts {
-            all.add_pending(&id, part);
+            match part {
+                Ok(taken) => all.add_pending(&id, taken),
+                // Restored and not used since: written back as it was restored.
+                Err(restored) => all.add_states(
+                    &id,
+                    restored
+                        .iter()
+                        .map(|(&group, state)| (group, state.clone())),
+                ),
+            }
         }
         all.into_pending()
     }
 
     /// Takes back what a [`snapshot`](Self::snapshot) wrote for `key_group`; each state
     /// becomes usable again when a descriptor asks for it.
-    pub fn restore(&mut self, key_group: usize, bytes: &[u8]) -> Result<(), postcard::Error> {
-        for (id, state) in KeyGroupParts::read(bytes)? {
+    pub fn restore(&mut self, key_group: usize, part: RestoredPart<'_>) -> Result<(), BoxError> {
+        for (id, state) in KeyGroupParts::read(part.whole_only()?)? {
             self.pending.entry(id).or_default().insert(key_group, state);
         }
         Ok(())
@@ -1309,7 +1321,9 @@ mod tests {
 
         let mut restored = backend();
         for (&group, bytes) in &snapshot {
-            restored.restore(group, bytes).unwrap();
+            restored
+                .restore(group, RestoredPart::from_whole(bytes))
+                .unwrap();
         }
         // A state not asked for yet is written again as it was restored.
         assert_eq!(restored.snapshot().unwrap(), snapshot);
@@ -1472,7 +1486,9 @@ mod tests {
         let expiring = MapStateDescriptor::<String, u64>::new("seen").enable_time_to_live(ttl);
         let mut restored = backend();
         for (group, bytes) in &snapshot {
-            restored.restore(*group, bytes).unwrap();
+            restored
+                .restore(*group, RestoredPart::from_whole(bytes))
+                .unwrap();
         }
         let error = restored
             .scope(&key, hash, &())
@@ -1490,7 +1506,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("strom-ttl-disk-{}", std::process::id()));
         let disk = crate::state_backend::DiskBackend::open(&dir, 4).unwrap();
         let (states, now) = clocked();
-        let mut states = states.with_backend(&StateBackend::Disk(Arc::new(disk)), "ttl");
+        let mut states = states.with_backend(&StateBackend::disk(disk), "ttl");
         let ttl = StateTtlConfig::new_builder(std::time::Duration::from_millis(100)).build();
         let count = ValueStateDescriptor::<u64>::new("count").enable_time_to_live(ttl);
         for n in 0..50u64 {
@@ -1506,7 +1522,9 @@ mod tests {
             let snapshot = states.snapshot().unwrap();
             let (mut restored, _) = clocked();
             for (group, bytes) in &snapshot {
-                restored.restore(*group, bytes).unwrap();
+                restored
+                    .restore(*group, RestoredPart::from_whole(bytes))
+                    .unwrap();
             }
             (0..50)
                 .filter(|n| {
@@ -1576,7 +1594,9 @@ mod tests {
         let snapshot = states.snapshot().unwrap();
         let (mut restored, _) = clocked();
         for (group, bytes) in &snapshot {
-            restored.restore(*group, bytes).unwrap();
+            restored
+                .restore(*group, RestoredPart::from_whole(bytes))
+                .unwrap();
         }
         assert_eq!(list(&mut restored), [3]);
         assert!(map_keys(&mut restored).is_empty());
@@ -1598,7 +1618,9 @@ mod tests {
         let snapshot = states.snapshot().unwrap();
         let mut restored = backend();
         for (&group, bytes) in &snapshot {
-            restored.restore(group, bytes).unwrap();
+            restored
+                .restore(group, RestoredPart::from_whole(bytes))
+                .unwrap();
         }
         let as_text = ValueStateDescriptor::<String>::new("count");
         let error = restored

@@ -7,16 +7,18 @@
 #![deny(clippy::clone_on_ref_ptr)]
 
 pub mod broadcast_state;
+mod changed_keys;
 pub mod key_group_parts;
 pub mod keyed_map;
 pub mod keyed_state;
 pub mod operator_state;
+pub mod snapshot_scope;
 pub mod state_backend;
 pub mod timers;
 pub mod ttl;
 
 pub use broadcast_state::BroadcastStateStore;
-pub use key_group_parts::{KeyGroupParts, PendingKeyedState};
+pub use key_group_parts::{KeyGroupParts, PartState, PendingKeyedState, RestoredPart};
 pub use keyed_map::{ForeignKeyGroup, KeyGroupedMap, KeyedEntry, StateRestoreError, VacantEntry};
 pub use keyed_state::{
     AggregatingState, AggregatingStateDescriptor, KeyedStateBackend, ListState,
@@ -24,6 +26,7 @@ pub use keyed_state::{
     StateDescriptor, StateError, StateScope, ValueState, ValueStateDescriptor,
 };
 pub use operator_state::OperatorStateStore;
+pub use snapshot_scope::SnapshotScope;
 pub use state_backend::{DiskBackend, StateBackend, StateBackendError};
 pub use timers::{Timer, TimerQueue};
 pub use ttl::{StateTtlConfig, StateTtlConfigBuilder, StateVisibility, UpdateType};

@@ -20,6 +20,8 @@ use fjall::{Database, Keyspace, KeyspaceCreateOptions, Readable, Snapshot};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::snapshot_scope::SnapshotScope;
+
 /// The LSM tree's cache of decoded blocks, shared by all states of a job run.
 const BLOCK_CACHE_BYTES: u64 = 16 << 20;
 /// Entries a state's LSM tree buffers in memory before it writes them to a file.
@@ -37,18 +39,61 @@ pub enum StateBackend {
     #[default]
     HashMap,
     /// On the heap up to a number of entries per state, the rest on local disk.
-    Disk(Arc<DiskBackend>),
+    Disk {
+        /// The job run's database.
+        backend: Arc<DiskBackend>,
+        /// With incremental checkpoints: the operator subtask's checkpoints, which its maps
+        /// read to write only their changes.
+        scope: Option<Arc<SnapshotScope>>,
+    },
+}
+
+impl StateBackend {
+    /// The disk backend on `backend`, for a job run (see [`for_operator`](Self::for_operator)).
+    pub fn disk(backend: DiskBackend) -> Self {
+        StateBackend::Disk {
+            backend: Arc::new(backend),
+            scope: None,
+        }
+    }
+
+    /// The backend as one operator subtask uses it: with incremental checkpoints, with a
+    /// [`SnapshotScope`] of its own.
+    pub fn for_operator(&self) -> Self {
+        match self {
+            StateBackend::Disk { backend, .. } => StateBackend::Disk {
+                backend: Arc::clone(backend),
+                scope: backend
+                    .incremental
+                    .then(|| Arc::new(SnapshotScope::default())),
+            },
+            heap => heap.clone(),
+        }
+    }
+
+    /// The operator subtask's checkpoints, when its state writes incremental snapshots.
+    pub fn snapshot_scope(&self) -> Option<&SnapshotScope> {
+        match self {
+            StateBackend::Disk { scope, .. } => scope.as_deref(),
+            StateBackend::HashMap => None,
+        }
+    }
 }
 
 impl std::fmt::Debug for StateBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StateBackend::HashMap => f.write_str("hashmap"),
-            StateBackend::Disk(disk) => write!(
+            StateBackend::Disk { backend, .. } => write!(
                 f,
-                "disk at {} ({} entries on the heap per state)",
-                disk.directory.display(),
-                disk.cache_entries
+                "disk at {} ({} entries on the heap per state{})",
+                backend.directory.display(),
+                backend.cache_entries,
+                if backend.incremental {
+                    ", incremental checkpoints"
+                } else {
+                    ""
+                }
             ),
         }
     }
@@ -69,6 +114,7 @@ pub struct DiskBackend {
     database: Database,
     directory: PathBuf,
     cache_entries: usize,
+    incremental: bool,
     next_store: AtomicU64,
 }
 
@@ -94,8 +140,16 @@ impl DiskBackend {
             database,
             directory: directory.to_path_buf(),
             cache_entries: cache_entries.max(1),
+            incremental: false,
             next_store: AtomicU64::new(0),
         })
+    }
+
+    /// Whether checkpoints write only what changed since the last completed one (Flink's
+    /// `execution.checkpointing.incremental`).
+    pub fn with_incremental_checkpoints(mut self, incremental: bool) -> Self {
+        self.incremental = incremental;
+        self
     }
 
     /// Entries each state keeps on the heap.
@@ -282,6 +336,17 @@ pub(crate) struct FrozenEntries {
 }
 
 impl FrozenEntries {
+    /// The encoded value of the key `key` (encoded) of `group`, if it was on disk.
+    pub(crate) fn get(&self, group: usize, key: &[u8]) -> Option<Vec<u8>> {
+        let mut disk_key = Vec::with_capacity(2 + key.len());
+        disk_key.extend_from_slice(&(group as u16).to_be_bytes());
+        disk_key.extend_from_slice(key);
+        self.snapshot
+            .get(&self.keyspace, disk_key)
+            .unwrap_or_else(|error| disk_failure(&error))
+            .map(|value| value.to_vec())
+    }
+
     /// Calls `visit` with the encoding of every entry of `group`, as
     /// [`DiskStore::for_each_encoded`] does.
     pub(crate) fn for_each_encoded(&self, group: usize, mut visit: impl FnMut(&[u8], &[u8])) {

@@ -11,7 +11,7 @@ use strom_core::{BoxError, CheckpointId, StreamData, StreamRecord};
 use strom_runtime::checkpoint::{OperatorStateSnapshot, RestoredOperatorState};
 use strom_runtime::exchange::KeyedRecord;
 use strom_runtime::operator::{ExecutionMode, OneInputOperator, OperatorContext, Output};
-use strom_state::{KeyGroupedMap, KeyedEntry};
+use strom_state::{KeyGroupParts, KeyGroupedMap, KeyedEntry};
 
 use crate::fields::Fields;
 
@@ -103,6 +103,9 @@ impl<T> Aggregation<T> {
     }
 }
 
+/// The part of a key group's snapshot that holds the aggregated values.
+const VALUES: &str = "values";
+
 /// The keyed aggregation of one subtask.
 pub(crate) struct KeyedAggregationOperator<K, T> {
     aggregation: Aggregation<T>,
@@ -129,16 +132,19 @@ where
         &mut self,
         _checkpoint: CheckpointId,
     ) -> Result<OperatorStateSnapshot, BoxError> {
-        Ok(OperatorStateSnapshot::pending_keyed(
-            self.state.snapshot_pending()?,
-        ))
+        let mut parts = KeyGroupParts::new();
+        parts.add_pending(VALUES, self.state.snapshot_pending()?);
+        Ok(OperatorStateSnapshot::pending_keyed(parts.into_pending()?))
     }
 
     fn initialize_state(&mut self, state: &RestoredOperatorState) -> Result<(), BoxError> {
-        for (&key_group, bytes) in &state.keyed {
-            self.state.restore(key_group, bytes)?;
-        }
-        Ok(())
+        KeyGroupParts::restore_each(&state.keyed, |group, part, restored| {
+            match part {
+                VALUES => self.state.restore_part(group, restored)?,
+                other => return Err(KeyGroupParts::unknown_part(other, group)),
+            }
+            Ok(())
+        })
     }
 
     fn process_batch(

@@ -458,7 +458,7 @@ where
     fn initialize_state(&mut self, state: &RestoredOperatorState) -> Result<(), BoxError> {
         KeyGroupParts::restore_each(&state.keyed, |group, part, bytes| {
             match part {
-                WINDOWS => self.restore_windows(bytes)?,
+                WINDOWS => self.restore_windows(bytes.whole_only()?)?,
                 NAMED_STATES => self.evaluator.states.restore(group, bytes)?,
                 other => return Err(KeyGroupParts::unknown_part(other, group)),
             }

@@ -651,10 +651,10 @@ where
         let windows = &mut self.windows;
         KeyGroupParts::restore_each(&state.keyed, |group, part, bytes| {
             match part {
-                WINDOWS => windows.restore(group, bytes)?,
+                WINDOWS => windows.restore_part(group, bytes)?,
                 NAMED_STATES => logic.states.restore(group, bytes)?,
-                EVENT_TIMERS => logic.timers.event.restore(bytes)?,
-                PROCESSING_TIMERS => logic.timers.processing.restore(bytes)?,
+                EVENT_TIMERS => logic.timers.event.restore(bytes.whole_only()?)?,
+                PROCESSING_TIMERS => logic.timers.processing.restore(bytes.whole_only()?)?,
                 other => return Err(KeyGroupParts::unknown_part(other, group)),
             }
             Ok(())

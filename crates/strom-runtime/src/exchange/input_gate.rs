@@ -425,7 +425,11 @@ mod tests {
     }
 
     fn barrier(id: CheckpointId) -> StreamElement<u32> {
-        StreamElement::Barrier(CheckpointBarrier { id, timestamp: 0 })
+        StreamElement::Barrier(CheckpointBarrier {
+            id,
+            timestamp: 0,
+            savepoint: false,
+        })
     }
 
     fn records(values: &[u32]) -> StreamElement<u32> {
