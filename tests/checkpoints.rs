@@ -797,7 +797,8 @@ fn incremental_checkpoints_of_state_on_disk_restore_exactly_after_failures_and_r
     let pipeline = |env: &StreamExecutionEnvironment, failing: bool, report_from: i64| {
         let job_dirs = dir.clone();
         env.set_state_backend(StateBackendType::Disk);
-        env.from_sequence(0, 6 * KEYS - 1)
+        let numbers = env
+            .from_sequence(0, 6 * KEYS - 1)
             .set_parallelism(1)
             .map(move |n: i64| {
                 if n % 16 == 0 {
@@ -822,7 +823,17 @@ fn incremental_checkpoints_of_state_on_disk_restore_exactly_after_failures_and_r
                 }
                 n
             })
-            .set_parallelism(1)
+            .set_parallelism(1);
+        // All records under one key: at parallelism 2 one subtask of this operator sees only
+        // barriers, and its (empty) state must build on checkpoints that are kept too.
+        numbers
+            .key_by(|_| 0)
+            .process(CountAndClear {
+                report_from: i64::MAX,
+            })
+            .set_parallelism(2)
+            .sink_to(DiscardingSink::new());
+        numbers
             .key_by(|n| n % KEYS)
             .process(CountAndClear { report_from })
             .collect_async()

@@ -43,7 +43,17 @@ pub(crate) fn resolve(
                 // subtask that wrote it there.
                 let mut older: Vec<(Arc<CompletedCheckpoint>, usize)> = Vec::new();
                 let mut next = Some(first_base);
+                let mut newer = newest.id;
                 while let Some(id) = next {
+                    // Checkpoints build on earlier ones only: anything else is damage, and
+                    // following it could go round for ever.
+                    if id >= newer {
+                        return Err(format!(
+                            "checkpoint {newer} claims to build on checkpoint {id}, which is not \
+                             earlier"
+                        ));
+                    }
+                    newer = id;
                     let base = match loaded.get(&id) {
                         Some(base) => Arc::clone(base),
                         None => {

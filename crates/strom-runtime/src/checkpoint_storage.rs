@@ -22,7 +22,7 @@ use crate::checkpoint_coordinator::CompletedCheckpoint;
 /// The first bytes of every checkpoint file.
 const MAGIC: &[u8; 8] = b"STROMCHK";
 /// The format this build writes and reads.
-const VERSION: u32 = 3;
+const VERSION: u32 = 4;
 /// Magic, version, state length and checksum.
 const HEADER_BYTES: usize = 8 + 4 + 8 + 4;
 /// The file of a checkpoint directory.
@@ -189,7 +189,20 @@ pub fn write_checkpoint(dir: &Path, checkpoint: &CompletedCheckpoint) -> std::io
 /// The checkpoints the checkpoint in `dir` builds on directly.
 fn references(dir: &Path) -> std::io::Result<Vec<u64>> {
     match fs::read_to_string(dir.join(REFERENCES)) {
-        Ok(text) => Ok(text.lines().filter_map(|line| line.parse().ok()).collect()),
+        Ok(text) => text
+            .lines()
+            .map(|line| {
+                line.parse().map_err(|_| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "{} lists '{line}', not a checkpoint id",
+                            dir.join(REFERENCES).display()
+                        ),
+                    )
+                })
+            })
+            .collect(),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(error) => Err(error),
     }
@@ -249,20 +262,28 @@ pub fn read_checkpoint(path: &Path) -> Result<CompletedCheckpoint, CheckpointRea
 fn read_standalone(path: &Path) -> Result<CompletedCheckpoint, CheckpointReadError> {
     let checkpoint = read_metadata(path)?;
     let job_dir = path.parent().and_then(Path::parent);
-    let mut failed_base = 0;
+    let mut failed_base = None;
     resolve(&checkpoint, |base| {
-        failed_base = base;
-        let dir = job_dir
-            .map(|job_dir| job_dir.join(format!("chk-{base}")))
-            .ok_or("it has no job directory")?;
-        read_metadata(&dir.join(METADATA))
-            .map(Arc::new)
-            .map_err(|error| error.to_string())
+        let dir = job_dir.map(|job_dir| job_dir.join(format!("chk-{base}")));
+        let read = match dir {
+            Some(dir) => read_metadata(&dir.join(METADATA)).map_err(|error| error.to_string()),
+            None => Err("it is not in a job's directory of checkpoints".to_string()),
+        };
+        if read.is_err() {
+            failed_base = Some(base);
+        }
+        read.map(Arc::new)
     })
-    .map_err(|reason| CheckpointReadError::Base {
-        path: path.to_path_buf(),
-        base: failed_base,
-        reason,
+    .map_err(|reason| match failed_base {
+        Some(base) => CheckpointReadError::Base {
+            path: path.to_path_buf(),
+            base,
+            reason,
+        },
+        None => CheckpointReadError::Undecodable {
+            path: path.to_path_buf(),
+            message: reason,
+        },
     })
 }
 

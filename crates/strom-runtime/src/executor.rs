@@ -567,7 +567,9 @@ impl TaskRunner<'_> {
             config: Arc::clone(&self.config),
             processing_time: plan.time.clone(),
             restored_state: restored_state.map(Arc::new),
-            state_backend: self.state_backend.for_operator(),
+            state_backend: self
+                .state_backend
+                .for_operator(self.settings.checkpointing.is_some()),
             checkpointing: self.settings.checkpointing.is_some(),
         }
     }

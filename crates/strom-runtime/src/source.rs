@@ -376,6 +376,11 @@ impl<T: StreamData, S: Source<T>> SourceFactory for SourceNode<T, S> {
                     let state = encode_splits(current.into_iter().chain(splits.remaining(subtask)))
                         .map_err(|error| TaskError::failed(&ctx.info, error))?;
                     snapshot.add(&ctx.operator_id, &ctx.info.name, state);
+                    // The chain hears of the checkpoint before this one first: incremental
+                    // snapshots build on it.
+                    if let Some(checkpoint) = control.newly_completed_checkpoint() {
+                        head.head.notify_checkpoint_complete(checkpoint)?;
+                    }
                     head.head.process_barrier(barrier, &mut snapshot)?;
                     control.acknowledge(barrier.id, snapshot);
                 }

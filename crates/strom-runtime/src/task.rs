@@ -52,7 +52,7 @@ pub struct CheckpointStatistics {
     /// The newest completed checkpoint.
     pub latest: Option<Arc<CompletedCheckpoint>>,
     /// The completed checkpoints the newest builds on (incremental checkpoints), by id.
-    pub bases: BTreeMap<CheckpointId, Arc<CompletedCheckpoint>>,
+    pub(crate) bases: BTreeMap<CheckpointId, Arc<CompletedCheckpoint>>,
     /// The id of the newest triggered checkpoint.
     pub last_triggered: CheckpointId,
     /// How long the newest completed checkpoint took, from trigger to durable completion.
@@ -124,9 +124,17 @@ impl JobShared {
         let mut unread: Vec<CheckpointId> = direct_bases(&checkpoint).into_iter().collect();
         while let Some(id) = unread.pop() {
             let known = statistics.bases.get(&id).or(statistics.latest.as_ref());
-            if let Some(base) = known.filter(|base| base.id == id && !bases.contains_key(&id)) {
-                unread.extend(direct_bases(base));
-                bases.insert(id, Arc::clone(base));
+            match known.filter(|base| base.id == id) {
+                Some(base) if !bases.contains_key(&id) => {
+                    unread.extend(direct_bases(base));
+                    bases.insert(id, Arc::clone(base));
+                }
+                Some(_) => {}
+                None => tracing::error!(
+                    "checkpoint {} builds on checkpoint {id}, which is no longer kept: a \
+                     restart cannot restore it",
+                    checkpoint.id
+                ),
             }
         }
         statistics.bases = bases;
@@ -504,6 +512,9 @@ pub(crate) fn run_input_task<T>(
             GateEvent::Watermark(watermark) => head.process_watermark(watermark)?,
             GateEvent::WatermarkStatus(status) => head.process_watermark_status(status)?,
             GateEvent::Barrier(barrier) => {
+                // The checkpoint before this one completed before this one was triggered: the
+                // chain hears of it first, so incremental snapshots build on it.
+                notify_completed(&mut head, control)?;
                 let mut snapshot = TaskStateSnapshot::default();
                 head.process_barrier(barrier, &mut snapshot)?;
                 control.acknowledge(barrier.id, snapshot);

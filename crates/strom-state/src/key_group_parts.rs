@@ -64,8 +64,11 @@ impl<'a> RestoredPart<'a> {
                 whole: whole.as_deref(),
                 changes,
             }),
-            PartState::Changes(_) => Err("a part of the snapshot holds only changes since a                                           checkpoint that was not read with it"
-                .into()),
+            PartState::Changes(_) => Err(
+                "a part of the snapshot holds only changes since a checkpoint \
+                 that was not read with it"
+                    .into(),
+            ),
         }
     }
 
@@ -277,9 +280,11 @@ impl KeyGroupParts {
     ) -> Result<(), BoxError> {
         for (&group, blob) in blobs {
             for (part, state) in Self::read(blob)? {
-                let restored = RestoredPart::of(&state)
-                    .map_err(|error| format!("part '{part}' of key group {group}: {error}"))?;
-                restore(group, &part, restored)?;
+                let context = |error: BoxError| -> BoxError {
+                    format!("part '{part}' of key group {group}: {error}").into()
+                };
+                let restored = RestoredPart::of(&state).map_err(context)?;
+                restore(group, &part, restored).map_err(context)?;
             }
         }
         Ok(())

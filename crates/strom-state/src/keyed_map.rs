@@ -19,7 +19,7 @@ use serde::Serialize;
 use hashbrown::{hash_table, HashTable};
 use strom_core::key_group::{key_hash, KeyGroupAssigner, KeyGroupRange};
 
-use crate::changed_keys::{ChangedKeys, SnapshotPlan};
+use crate::changed_keys::{ChangedKey, ChangedKeys, SnapshotPlan, Whereabouts};
 use crate::key_group_parts::{PendingKeyedState, RestoredPart};
 use crate::state_backend::{DiskStore, FrozenEntries, StateBackend};
 
@@ -60,7 +60,8 @@ struct DiskTier<K, V> {
 trait SpilledEntries<K, V>: Send {
     fn len(&self) -> usize;
     fn take(&mut self, group: usize, key: &K) -> Option<V>;
-    fn put_all(&mut self, entries: Vec<(usize, K, V)>);
+    /// Writes `entries` to disk, telling `written` each one's key group, key and encoded value.
+    fn put_all(&mut self, entries: Vec<(usize, K, V)>, written: &mut dyn FnMut(usize, &K, &[u8]));
     fn for_each(&self, group: usize, visit: &mut dyn FnMut(K, V));
     fn drain_group(&mut self, group: usize) -> Vec<(K, V)>;
     fn frozen(&self) -> FrozenEntries;
@@ -77,8 +78,8 @@ where
     fn take(&mut self, group: usize, key: &K) -> Option<V> {
         DiskStore::take(self, group, key)
     }
-    fn put_all(&mut self, entries: Vec<(usize, K, V)>) {
-        DiskStore::put_all(self, entries)
+    fn put_all(&mut self, entries: Vec<(usize, K, V)>, written: &mut dyn FnMut(usize, &K, &[u8])) {
+        DiskStore::put_all(self, entries, written)
     }
     fn for_each(&self, group: usize, visit: &mut dyn FnMut(K, V)) {
         DiskStore::for_each(self, group, visit)
@@ -165,7 +166,13 @@ impl<K: Hash + Eq + Clone, V> KeyGroupedMap<K, V> {
             }
         }
         self.len -= moving.len();
-        disk.store.put_all(moving);
+        let first_group = self.range.start;
+        let changes = &mut self.changes;
+        disk.store.put_all(moving, &mut |group, key, value| {
+            if let Some(changes) = changes.as_mut() {
+                changes.moved(group - first_group, key, value);
+            }
+        });
     }
 
     /// With the disk backend: brings `key` back to the heap if it is on disk (making room
@@ -212,6 +219,16 @@ impl<K: Hash + Eq + Clone, V> KeyGroupedMap<K, V> {
                 len: &mut self.len,
             }),
         })
+    }
+
+    /// Counts `key` as changed for incremental checkpoints (its value may change through a
+    /// shared reference, as times to live refreshed on read do).
+    pub fn mark_changed(&mut self, hash: u64, key: &K) {
+        if self.changes.is_some() {
+            if let Ok(local) = self.local_index(hash) {
+                self.changed(local, hash, key);
+            }
+        }
     }
 
     /// The value of `key`, if present on the heap (with the disk backend, [`load`](Self::load)
@@ -482,38 +499,50 @@ where
     /// frozen view, as in a whole snapshot.
     fn snapshot_changes(
         &self,
-        keys: Vec<Vec<K>>,
+        keys: Vec<Vec<ChangedKey<K>>>,
         mut keep: Option<KeepEntry<V>>,
     ) -> Result<PendingKeyedState, postcard::Error>
     where
         V: 'static,
     {
-        let frozen = match &self.disk {
-            Some(disk) if disk.store.len() > 0 => Some(disk.store.frozen()),
-            _ => None,
-        };
+        let on_disk_at_all = self.disk.as_ref().is_some_and(|d| d.store.len() > 0);
         // Per key group: pairs written now, and the encoded keys to look up on disk.
         let mut written = Vec::with_capacity(keys.len());
+        let mut ask_disk = false;
         for (local, keys) in keys.into_iter().enumerate() {
             let table = &self.groups[local];
             let mut bytes = Vec::new();
             let mut count = 0;
             let mut on_disk = Vec::new();
-            for key in &keys {
-                match table.find(key_hash(key), |(k, _)| k == key) {
-                    Some((key, value)) => {
-                        bytes = postcard::to_extend(&(key, Some(value)), bytes)?;
+            for ChangedKey { key, whereabouts } in keys {
+                if let Some((key, value)) = table.find(key_hash(&key), |(k, _)| *k == key) {
+                    bytes = postcard::to_extend(&(key, Some(value)), bytes)?;
+                    count += 1;
+                    continue;
+                }
+                match whereabouts {
+                    Whereabouts::Moved(value) => {
+                        bytes = postcard::to_extend(&key, bytes)?;
+                        bytes.push(1);
+                        bytes.extend_from_slice(&value);
                         count += 1;
                     }
-                    None if frozen.is_some() => on_disk.push(postcard::to_stdvec(key)?),
-                    None => {
-                        bytes = postcard::to_extend(&(key, None::<&V>), bytes)?;
+                    Whereabouts::AskDisk if on_disk_at_all => {
+                        on_disk.push(postcard::to_stdvec(&key)?);
+                        ask_disk = true;
+                    }
+                    Whereabouts::Removed | Whereabouts::AskDisk => {
+                        bytes = postcard::to_extend(&(&key, None::<&V>), bytes)?;
                         count += 1;
                     }
                 }
             }
             written.push((count, bytes, on_disk));
         }
+        let frozen = match &self.disk {
+            Some(disk) if ask_disk => Some(disk.store.frozen()),
+            _ => None,
+        };
         let first_group = self.range.start;
         let finish = move || {
             let mut groups = BTreeMap::new();
@@ -554,7 +583,7 @@ where
             }
             Ok(groups)
         };
-        Ok(if self.disk.as_ref().is_some_and(|d| d.store.len() > 0) {
+        Ok(if ask_disk {
             PendingKeyedState::later(finish)
         } else {
             PendingKeyedState::ready(finish()?)
@@ -852,7 +881,7 @@ mod tests {
                 .unwrap()
                 .with_incremental_checkpoints(true),
         )
-        .for_operator();
+        .for_operator(true);
         let scope = backend.snapshot_scope().expect("incremental");
         let mut map = KeyGroupedMap::<u64, String>::with_backend(range, 128, &backend, "test");
         let mut reference = KeyGroupedMap::<u64, String>::new(range, 128);

@@ -636,6 +636,11 @@ where
         let (table, now) = self.backend.table::<N, V>(name, kind, ttl)?;
         // With the disk backend the key's values come back to the heap, where handles read them.
         table.values.load(self.hash, self.key);
+        if table.ttl.is_some_and(|ttl| ttl.refreshes_on_read()) {
+            // Reads refresh the time to live through shared references: count them as changes,
+            // so incremental checkpoints keep the refreshed time.
+            table.values.mark_changed(self.hash, self.key);
+        }
         let mut slot = Slot {
             table,
             key: self.key,

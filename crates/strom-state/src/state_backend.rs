@@ -57,14 +57,14 @@ impl StateBackend {
         }
     }
 
-    /// The backend as one operator subtask uses it: with incremental checkpoints, with a
-    /// [`SnapshotScope`] of its own.
-    pub fn for_operator(&self) -> Self {
+    /// The backend as one operator subtask uses it: with incremental checkpoints, in a job
+    /// that `checkpoints`, with a [`SnapshotScope`] of its own (without checkpoints nothing
+    /// tracks changes).
+    pub fn for_operator(&self, checkpoints: bool) -> Self {
         match self {
             StateBackend::Disk { backend, .. } => StateBackend::Disk {
                 backend: Arc::clone(backend),
-                scope: backend
-                    .incremental
+                scope: (backend.incremental && checkpoints)
                     .then(|| Arc::new(SnapshotScope::default())),
             },
             heap => heap.clone(),
@@ -248,18 +248,24 @@ where
         Some(decode(&bytes))
     }
 
-    /// Writes `entries` (none of them on disk yet) to disk.
-    pub(crate) fn put_all(&mut self, entries: impl IntoIterator<Item = (usize, K, V)>) {
+    /// Writes `entries` (none of them on disk yet) to disk, telling `written` each one's key
+    /// group, key and encoded value.
+    pub(crate) fn put_all(
+        &mut self,
+        entries: impl IntoIterator<Item = (usize, K, V)>,
+        written: &mut dyn FnMut(usize, &K, &[u8]),
+    ) {
         let keyspace = self.keyspace().clone();
         let mut batch = self.database.batch();
-        let mut written = 0;
+        let mut count = 0;
         for (group, key, value) in entries {
             let value = postcard::to_stdvec(&value).unwrap_or_else(|error| disk_failure(&error));
+            written(group, &key, &value);
             batch.insert(&keyspace, disk_key(group, &key), value);
-            written += 1;
+            count += 1;
         }
         batch.commit().unwrap_or_else(|error| disk_failure(&error));
-        self.len += written;
+        self.len += count;
         let started = Instant::now();
         while self.database.write_buffer_size() > WRITE_BUFFER_LIMIT
             && started.elapsed() < WRITE_BUFFER_WAIT
