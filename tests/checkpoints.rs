@@ -395,21 +395,50 @@ fn a_retained_checkpoint_resumes_a_new_job_at_another_parallelism() {
     let error = failing.execute("failing").unwrap_err().to_string();
     assert!(error.contains("failure at record 300"), "{error}");
     let job_dir = job_directory(&dir);
+    resumes_at_parallelism_3(job_dir.to_str().unwrap());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
 
+/// Runs the job again at parallelism 3 from the checkpoint at `recovery_path`: only records
+/// after the checkpoint are read again, and the sums go on from the restored state, so the
+/// final sums are those of one uninterrupted run.
+fn resumes_at_parallelism_3(recovery_path: &str) {
     let mut config = Configuration::new();
     config
-        .set_string("execution.state-recovery.path", job_dir.to_str().unwrap())
+        .set_string("execution.state-recovery.path", recovery_path)
         .unwrap();
     let resumed = StreamExecutionEnvironment::get_execution_environment_with_config(config);
     resumed.set_parallelism(3);
     let sums = uid_sums(&resumed, false);
     resumed.execute("resumed").unwrap();
-    // Only records after the checkpoint were read again, and the sums go on from the restored
-    // state: the final sums are those of one uninterrupted run.
     let updates = sums.take();
     assert!(updates.len() < 400, "the resumed job read only the rest");
     assert_eq!(final_sums(updates), EXPECTED);
-    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn checkpoints_in_an_object_store_resume_a_new_job() {
+    let base = "memory://object-store-test/checkpoints";
+    let failing = StreamExecutionEnvironment::get_execution_environment_with_config(
+        storage_config(std::path::Path::new(base), "RETAIN_ON_CANCELLATION"),
+    );
+    failing.set_parallelism(2);
+    let _ = uid_sums(&failing, true);
+    let error = failing.execute("failing").unwrap_err().to_string();
+    assert!(error.contains("failure at record 300"), "{error}");
+    // "job 'failing' (<id>) failed: ..."
+    let job_id = error.split(['(', ')']).nth(1).unwrap();
+    resumes_at_parallelism_3(&format!("{base}/{job_id}"));
+
+    // A location no store answers to is refused, naming the key.
+    let unknown =
+        StreamExecutionEnvironment::get_execution_environment_with_config(storage_config(
+            std::path::Path::new("nonsense://bucket/x"),
+            "RETAIN_ON_CANCELLATION",
+        ));
+    let _ = uid_sums(&unknown, false);
+    let error = unknown.execute("unknown store").unwrap_err().to_string();
+    assert!(error.contains("'state.checkpoints.dir'"), "{error}");
 }
 
 #[test]

@@ -623,11 +623,16 @@ impl StreamExecutionEnvironment {
             let retained = config
                 .get(&options::CHECKPOINTS_RETAINED)
                 .map_or(1, |n| n.get());
-            checkpointing.storage = Some(CheckpointStorage::new(
-                std::path::Path::new(&dir),
-                &job_id,
-                retained,
-            ));
+            let storage = CheckpointStorage::new(&dir, &job_id, retained).map_err(|_| {
+                JobError::Config(ConfigError::InvalidValue {
+                    key: options::CHECKPOINTS_DIRECTORY.key.to_string(),
+                    value: dir.clone(),
+                    expected: "a directory, or a URL: file://, memory://, or s3://, gs://, \
+                               az:// in a build with the cloud feature",
+                    origin: "the configuration".to_string(),
+                })
+            })?;
+            checkpointing.storage = Some(storage);
         }
         Ok(PreparedJob {
             graph,

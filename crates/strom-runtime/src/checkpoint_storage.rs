@@ -1,23 +1,22 @@
-//! Completed checkpoints on disk (`state.checkpoints.dir`): a directory per job, in it one
-//! directory per checkpoint (`chk-<id>`) holding `_metadata`, a self-describing file with
-//! every operator's state, keyed state by key group.
+//! Completed checkpoints in `state.checkpoints.dir` (a local directory or an object store; see
+//! [`Location`]): a directory per job, in it one directory per checkpoint (`chk-<id>`) holding
+//! `_metadata`, a self-describing file with every operator's state, keyed state by key group.
 //!
 //! The file starts with a magic word, a format version, the length of the state and its CRC32
 //! checksum, so a file that is not a checkpoint, was written by another format version, is
 //! truncated or was corrupted is recognised and named in the error. A checkpoint is written
-//! to a temporary file and renamed into place, so a crash while writing never leaves a
-//! half-written `_metadata`. Only the newest `retained` checkpoints are kept, with the earlier
+//! whole or not at all (locally: a temporary file renamed into place), so a crash while
+//! writing never leaves a half-written `_metadata`. Only the newest `retained` checkpoints are kept, with the earlier
 //! checkpoints they build on (incremental checkpoints list those in `_references`, written
 //! before `_metadata`); reading a checkpoint reads those too, from the same job directory.
 
 use std::collections::BTreeSet;
-use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::checkpoint_chain::{direct_bases, resolve};
 use crate::checkpoint_coordinator::CompletedCheckpoint;
+use crate::checkpoint_location::Location;
 
 /// The first bytes of every checkpoint file.
 const MAGIC: &[u8; 8] = b"STROMCHK";
@@ -102,36 +101,37 @@ pub enum CheckpointReadError {
 /// Where one job's checkpoints go.
 #[derive(Debug, Clone)]
 pub struct CheckpointStorage {
-    job_dir: PathBuf,
+    job: Location,
     retained: usize,
 }
 
 impl CheckpointStorage {
-    /// Checkpoints of job `job_id` under `base`, keeping the newest `retained`.
-    pub fn new(base: &Path, job_id: &str, retained: usize) -> Self {
-        CheckpointStorage {
-            job_dir: base.join(job_id),
+    /// Checkpoints of job `job_id` under `base` (a directory or a URL; see
+    /// [`Location::parse`]), keeping the newest `retained`.
+    pub fn new(base: &str, job_id: &str, retained: usize) -> Result<Self, String> {
+        Ok(CheckpointStorage {
+            job: Location::parse(base)?.child(job_id),
             retained: retained.max(1),
-        }
+        })
     }
 
     /// The job's directory of checkpoints.
-    pub fn job_dir(&self) -> &Path {
-        &self.job_dir
+    pub fn job_location(&self) -> &Location {
+        &self.job
     }
 
     /// Writes `checkpoint` durably and drops checkpoints beyond the retained number; returns
     /// the checkpoint's directory.
-    pub fn write(&self, checkpoint: &CompletedCheckpoint) -> std::io::Result<PathBuf> {
-        let dir = self.job_dir.join(format!("chk-{}", checkpoint.id));
-        write_checkpoint(&dir, checkpoint)?;
+    pub fn write(&self, checkpoint: &CompletedCheckpoint) -> std::io::Result<Location> {
+        let dir = self.job.child(&format!("chk-{}", checkpoint.id));
+        write_checkpoint_to(&dir, checkpoint)?;
         self.prune()?;
         Ok(dir)
     }
 
     /// Removes all but the newest retained checkpoints and those they build on.
     fn prune(&self) -> std::io::Result<()> {
-        let checkpoints = checkpoint_dirs(&self.job_dir)?;
+        let checkpoints = checkpoint_dirs(&self.job)?;
         let mut needed: BTreeSet<u64> = BTreeSet::new();
         let mut unread: Vec<u64> = checkpoints
             .iter()
@@ -141,12 +141,12 @@ impl CheckpointStorage {
             .collect();
         while let Some(id) = unread.pop() {
             if needed.insert(id) {
-                unread.extend(references(&self.job_dir.join(format!("chk-{id}")))?);
+                unread.extend(references(&self.job.child(&format!("chk-{id}")))?);
             }
         }
         for (id, dir) in &checkpoints {
             if !needed.contains(id) {
-                fs::remove_dir_all(dir)?;
+                dir.remove_all()?;
             }
         }
         Ok(())
@@ -154,22 +154,21 @@ impl CheckpointStorage {
 
     /// Removes every checkpoint of the job.
     pub fn discard(&self) -> std::io::Result<()> {
-        match fs::remove_dir_all(&self.job_dir) {
-            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
-            _ => Ok(()),
-        }
+        self.job.remove_all()
     }
 }
 
-/// Writes `checkpoint` as `dir/_metadata`, durably (a temporary file renamed into place).
+/// Writes `checkpoint` as `dir/_metadata` (`dir` a directory or a URL), durably.
 pub fn write_checkpoint(dir: &Path, checkpoint: &CompletedCheckpoint) -> std::io::Result<()> {
-    fs::create_dir_all(dir)?;
+    let dir = Location::parse(&dir.to_string_lossy()).map_err(std::io::Error::other)?;
+    write_checkpoint_to(&dir, checkpoint)
+}
+
+fn write_checkpoint_to(dir: &Location, checkpoint: &CompletedCheckpoint) -> std::io::Result<()> {
     let bases = direct_bases(checkpoint);
     if !bases.is_empty() {
         let listed: String = bases.iter().map(|id| format!("{id}\n")).collect();
-        let mut file = fs::File::create(dir.join(REFERENCES))?;
-        file.write_all(listed.as_bytes())?;
-        file.sync_all()?;
+        dir.child(REFERENCES).write(listed.as_bytes())?;
     }
     let body = postcard::to_stdvec(checkpoint)
         .map_err(|error| std::io::Error::other(error.to_string()))?;
@@ -179,62 +178,58 @@ pub fn write_checkpoint(dir: &Path, checkpoint: &CompletedCheckpoint) -> std::io
     bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
     bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
     bytes.extend_from_slice(&body);
-    let temporary = dir.join(format!("{METADATA}.inprogress"));
-    let mut file = fs::File::create(&temporary)?;
-    file.write_all(&bytes)?;
-    file.sync_all()?;
-    fs::rename(&temporary, dir.join(METADATA))
+    dir.child(METADATA).write(&bytes)
 }
 
 /// The checkpoints the checkpoint in `dir` builds on directly.
-fn references(dir: &Path) -> std::io::Result<Vec<u64>> {
-    match fs::read_to_string(dir.join(REFERENCES)) {
-        Ok(text) => text
-            .lines()
-            .map(|line| {
-                line.parse().map_err(|_| {
-                    std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!(
-                            "{} lists '{line}', not a checkpoint id",
-                            dir.join(REFERENCES).display()
-                        ),
-                    )
-                })
+fn references(dir: &Location) -> std::io::Result<Vec<u64>> {
+    let file = dir.child(REFERENCES);
+    let bytes = match file.read() {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(error),
+    };
+    String::from_utf8_lossy(&bytes)
+        .lines()
+        .map(|line| {
+            line.parse().map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{file} lists '{line}', not a checkpoint id"),
+                )
             })
-            .collect(),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(error) => Err(error),
-    }
+        })
+        .collect()
 }
 
 /// The `chk-<id>` directories under `dir`, by id.
-fn checkpoint_dirs(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
-    let mut found = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let id = name
-            .to_str()
-            .and_then(|name| name.strip_prefix("chk-"))
-            .and_then(|id| id.parse().ok());
-        if let Some(id) = id {
-            found.push((id, entry.path()));
-        }
-    }
-    found.sort();
+fn checkpoint_dirs(dir: &Location) -> std::io::Result<Vec<(u64, Location)>> {
+    let mut found: Vec<(u64, Location)> = dir
+        .children()?
+        .iter()
+        .filter_map(|name| {
+            let id = name.strip_prefix("chk-")?.parse().ok()?;
+            Some((id, dir.child(name)))
+        })
+        .collect();
+    found.sort_by_key(|(id, _)| *id);
     Ok(found)
 }
 
-/// Reads the checkpoint at `path`: a `_metadata` file, a `chk-<id>` directory, or a job's
-/// directory of checkpoints (the newest readable one; newer unreadable ones are skipped with a
-/// warning that names them).
+/// Reads the checkpoint at `path` (a local path or a URL): a `_metadata` file, a `chk-<id>`
+/// directory, or a job's directory of checkpoints (the newest readable one; newer unreadable
+/// ones are skipped with a warning that names them).
 pub fn read_checkpoint(path: &Path) -> Result<CompletedCheckpoint, CheckpointReadError> {
-    if path.is_file() {
-        return read_standalone(path);
+    let location =
+        Location::parse(&path.to_string_lossy()).map_err(|message| CheckpointReadError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, message),
+        })?;
+    if location.is_file() {
+        return read_standalone(&location);
     }
-    let metadata = path.join(METADATA);
-    if metadata.exists() {
+    let metadata = location.child(METADATA);
+    if metadata.is_file() {
         return read_standalone(&metadata);
     }
     let io = |source| CheckpointReadError::Io {
@@ -242,8 +237,8 @@ pub fn read_checkpoint(path: &Path) -> Result<CompletedCheckpoint, CheckpointRea
         source,
     };
     let mut newest = None;
-    for (_, dir) in checkpoint_dirs(path).map_err(io)?.iter().rev() {
-        match read_standalone(&dir.join(METADATA)) {
+    for (_, dir) in checkpoint_dirs(&location).map_err(io)?.iter().rev() {
+        match read_standalone(&dir.child(METADATA)) {
             Ok(checkpoint) => return Ok(checkpoint),
             Err(error) => {
                 tracing::warn!("{error}; trying the previous checkpoint");
@@ -257,16 +252,17 @@ pub fn read_checkpoint(path: &Path) -> Result<CompletedCheckpoint, CheckpointRea
     })
 }
 
-/// Reads the `_metadata` file at `path` and, for an incremental checkpoint, the checkpoints it
-/// builds on (siblings of its directory), into one that stands on its own.
-fn read_standalone(path: &Path) -> Result<CompletedCheckpoint, CheckpointReadError> {
-    let checkpoint = read_metadata(path)?;
-    let job_dir = path.parent().and_then(Path::parent);
+/// Reads the `_metadata` file at `file` and, for an incremental checkpoint, the checkpoints
+/// it builds on (siblings of its directory), into one that stands on its own.
+fn read_standalone(file: &Location) -> Result<CompletedCheckpoint, CheckpointReadError> {
+    let checkpoint = read_metadata(file)?;
+    let job_dir = file.parent().and_then(|dir| dir.parent());
     let mut failed_base = None;
+    let path = PathBuf::from(file.to_string());
     resolve(&checkpoint, |base| {
-        let dir = job_dir.map(|job_dir| job_dir.join(format!("chk-{base}")));
-        let read = match dir {
-            Some(dir) => read_metadata(&dir.join(METADATA)).map_err(|error| error.to_string()),
+        let read = match &job_dir {
+            Some(job_dir) => read_metadata(&job_dir.child(&format!("chk-{base}")).child(METADATA))
+                .map_err(|error| error.to_string()),
             None => Err("it is not in a job's directory of checkpoints".to_string()),
         };
         if read.is_err() {
@@ -276,23 +272,23 @@ fn read_standalone(path: &Path) -> Result<CompletedCheckpoint, CheckpointReadErr
     })
     .map_err(|reason| match failed_base {
         Some(base) => CheckpointReadError::Base {
-            path: path.to_path_buf(),
+            path: path.clone(),
             base,
             reason,
         },
         None => CheckpointReadError::Undecodable {
-            path: path.to_path_buf(),
+            path: path.clone(),
             message: reason,
         },
     })
 }
 
-fn read_metadata(path: &Path) -> Result<CompletedCheckpoint, CheckpointReadError> {
-    let bytes = fs::read(path).map_err(|source| CheckpointReadError::Io {
-        path: path.to_path_buf(),
+fn read_metadata(file: &Location) -> Result<CompletedCheckpoint, CheckpointReadError> {
+    let path = PathBuf::from(file.to_string());
+    let bytes = file.read().map_err(|source| CheckpointReadError::Io {
+        path: path.clone(),
         source,
     })?;
-    let path = path.to_path_buf();
     if bytes.len() < HEADER_BYTES || &bytes[..8] != MAGIC {
         return Err(CheckpointReadError::NotACheckpoint { path });
     }
@@ -329,6 +325,7 @@ mod tests {
     use super::*;
     use crate::checkpoint::OperatorStateSnapshot;
     use std::collections::BTreeMap;
+    use std::fs;
 
     fn checkpoint(id: u64) -> CompletedCheckpoint {
         let state = OperatorStateSnapshot {
@@ -352,32 +349,58 @@ mod tests {
         dir
     }
 
-    #[test]
-    fn checkpoints_are_written_retained_and_read_back() {
-        let base = temp("write");
-        let storage = CheckpointStorage::new(&base, "job", 2);
-        for id in 1..=3 {
-            storage.write(&checkpoint(id)).unwrap();
-        }
-        let kept: Vec<u64> = checkpoint_dirs(storage.job_dir())
-            .unwrap()
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
-        assert_eq!(kept, [2, 3]);
-        assert_eq!(read_checkpoint(storage.job_dir()).unwrap(), checkpoint(3));
-        let chk2 = storage.job_dir().join("chk-2");
-        assert_eq!(read_checkpoint(&chk2).unwrap(), checkpoint(2));
+    /// Writes checkpoints 1 to 3 keeping two, where 3 builds on 2 and 2 on 1 (so all three
+    /// stay), then 4 whole (so 1 goes), and reads them back from `base`.
+    fn written_retained_and_read_back(base: &str, job_dir: &Path) {
+        let storage = CheckpointStorage::new(base, "job", 1).unwrap();
+        let building_on = |id: u64, base: Option<u64>| {
+            let mut checkpoint = checkpoint(id);
+            for state in checkpoint.operators.values_mut().flatten() {
+                state.keyed_base = base;
+            }
+            checkpoint
+        };
+        let kept = || -> Vec<u64> {
+            checkpoint_dirs(storage.job_location())
+                .unwrap()
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect()
+        };
+        storage.write(&building_on(1, None)).unwrap();
+        storage.write(&building_on(2, Some(1))).unwrap();
+        storage.write(&building_on(3, Some(2))).unwrap();
+        assert_eq!(kept(), [1, 2, 3]);
+        storage.write(&building_on(4, None)).unwrap();
+        assert_eq!(kept(), [4]);
+        assert_eq!(read_checkpoint(job_dir).unwrap(), checkpoint(4));
+        assert_eq!(
+            read_checkpoint(&job_dir.join("chk-4")).unwrap(),
+            checkpoint(4)
+        );
         storage.discard().unwrap();
-        assert!(!storage.job_dir().exists());
+        assert!(storage.job_location().children().unwrap().is_empty());
+        assert!(read_checkpoint(job_dir).is_err());
+    }
+
+    #[test]
+    fn checkpoints_are_written_retained_and_read_back_on_disk_and_in_an_object_store() {
+        let dir = temp("write");
+        written_retained_and_read_back(&dir.to_string_lossy(), &dir.join("job"));
+        written_retained_and_read_back(
+            "memory://storage-test/checkpoints",
+            Path::new("memory://storage-test/checkpoints/job"),
+        );
     }
 
     #[test]
     fn damaged_checkpoints_are_named_and_the_previous_one_is_used() {
         let base = temp("damaged");
-        let storage = CheckpointStorage::new(&base, "job", 3);
+        let storage = CheckpointStorage::new(&base.to_string_lossy(), "job", 3).unwrap();
         storage.write(&checkpoint(1)).unwrap();
-        let newest = storage.write(&checkpoint(2)).unwrap().join(METADATA);
+        storage.write(&checkpoint(2)).unwrap();
+        let job_dir = base.join("job");
+        let newest = job_dir.join("chk-2").join(METADATA);
         let mut bytes = fs::read(&newest).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 0xff;
@@ -385,7 +408,7 @@ mod tests {
         let error = read_checkpoint(&newest).unwrap_err().to_string();
         assert!(error.contains("chk-2/_metadata is corrupted"), "{error}");
         // The job directory falls back to the checkpoint before.
-        assert_eq!(read_checkpoint(storage.job_dir()).unwrap().id, 1);
+        assert_eq!(read_checkpoint(&job_dir).unwrap().id, 1);
 
         fs::write(&newest, &bytes[..bytes.len() - 5]).unwrap();
         let error = read_checkpoint(&newest).unwrap_err().to_string();

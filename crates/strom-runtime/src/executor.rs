@@ -253,7 +253,7 @@ fn end_checkpoints(settings: &ExecutionSettings, outcome: &Result<(), JobError>)
         if let Err(error) = storage.discard() {
             tracing::warn!(
                 "the checkpoints in {} could not be removed: {error}",
-                storage.job_dir().display()
+                storage.job_location()
             );
         }
     }

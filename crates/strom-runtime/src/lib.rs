@@ -14,6 +14,7 @@
 pub mod checkpoint;
 mod checkpoint_chain;
 pub mod checkpoint_coordinator;
+pub mod checkpoint_location;
 pub mod checkpoint_storage;
 pub mod element_type;
 pub mod error;
