@@ -915,3 +915,45 @@ fn incremental_checkpoints_of_state_on_disk_restore_exactly_after_failures_and_r
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+static TEXT_FAILED: AtomicBool = AtomicBool::new(false);
+
+#[test]
+fn write_as_text_keeps_its_lines_across_a_restart() {
+    let dir = common::temp_dir("text-restart");
+    let out = dir.join("out");
+    let env = recovering_environment();
+    env.from_sequence(0, 1_999)
+        .set_parallelism(1)
+        .map(|n: i64| {
+            if n % 8 == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if n == 1_500 && !TEXT_FAILED.swap(true, Ordering::SeqCst) {
+                panic!("injected failure at record 1500");
+            }
+            n
+        })
+        .set_parallelism(1)
+        .write_as_text(&out)
+        .set_parallelism(2);
+    // The restart neither refuses the output the failed run wrote nor replaces it: every line
+    // is there, the ones after the restored checkpoint possibly twice (at least once).
+    env.execute("text across a restart").unwrap();
+    assert!(TEXT_FAILED.load(Ordering::SeqCst));
+    let mut lines: Vec<i64> = ["1", "2"]
+        .iter()
+        .flat_map(|file| {
+            std::fs::read_to_string(out.join(file))
+                .unwrap()
+                .lines()
+                .map(|l| l.parse().unwrap())
+                .collect::<Vec<i64>>()
+        })
+        .collect();
+    assert!(lines.len() >= 2_000, "{} lines", lines.len());
+    lines.sort();
+    lines.dedup();
+    assert_eq!(lines, (0..2_000).collect::<Vec<i64>>());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -6,7 +6,8 @@ import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
 /**
  * The job of `strom-bench checkpoint` on Apache Flink: running counts over KEYS keys of events made
  * from a sequence (key splitmix64(i) mod KEYS), with a checkpoint every INTERVAL_MS (0: none), on the
- * default hashmap state backend.
+ * default hashmap state backend, checkpoints written to files. The checkpoint coordinator's log lines
+ * (each completed checkpoint with its size and duration) are printed too (see log4j2.properties).
  * Run: bench/flink-semantics/run.sh CheckpointCost EVENTS KEYS PARALLELISM INTERVAL_MS
  */
 public class CheckpointCost {
@@ -22,7 +23,15 @@ public class CheckpointCost {
         long keys = Long.parseLong(args[1]);
         int parallelism = Integer.parseInt(args[2]);
         long interval = Long.parseLong(args[3]);
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(new Configuration());
+        Configuration conf = new Configuration();
+        if (interval > 0) {
+            // The default storage (the JobManager's memory) refuses state over 5 MB: checkpoints
+            // go to files, as Strom's do with --checkpoint-dir.
+            conf.setString("execution.checkpointing.storage", "filesystem");
+            conf.setString("execution.checkpointing.dir",
+                "file://" + System.getProperty("java.io.tmpdir") + "/flink-checkpoint-cost");
+        }
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
         env.setParallelism(parallelism);
         if (interval > 0) env.enableCheckpointing(interval);
         env.fromSequence(0, events - 1)

@@ -10,5 +10,6 @@ javac -nowarn -cp "$lib/*" -d "$out" "$here"/*.java "$anchor"/WindowAgg.java
 # run.sh [CLASS [ARGS...]]: WindowSemantics by default; WindowAggCheck EVENTS PARALLELISM.
 class=${1:-WindowSemantics}
 shift || true
-java -cp "$lib/*:$out" "$class" "$@" 2>/dev/null | grep -v '^SLF4J'
+java -Dlog4j.configurationFile="$here/log4j2.properties" -cp "$lib/*:$out" "$class" "$@" 2>/dev/null \
+    | grep -v '^SLF4J'
 rm -rf "$out"

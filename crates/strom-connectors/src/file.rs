@@ -296,7 +296,13 @@ impl<T: Printable + Send + 'static> Sink<T> for TextFileSink {
         } else {
             self.path.clone()
         };
-        let file = File::create(&path).map_err(|e| ConnectorError::io(&path, e))?;
+        // Appending: after a restart the lines written before the failure stay (at least once;
+        // `FileSink` gives exactly once). The first run's `prepare` made sure there is none.
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| ConnectorError::io(&path, e))?;
         Ok(TextFileWriter {
             out: BufWriter::with_capacity(256 << 10, file),
             path,

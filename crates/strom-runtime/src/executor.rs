@@ -272,6 +272,7 @@ fn run(
     let assignment = SourceAssignment {
         checkpointing: settings.checkpointing.is_some(),
         restore,
+        first_run: shared.begin_run(),
     };
     let splits = enumerate_sources(graph, job, job_id, &assignment)?;
     let plans = connect(graph, job, settings.channel_capacity);
@@ -405,6 +406,9 @@ fn run(
 struct SourceAssignment<'a> {
     checkpointing: bool,
     restore: Option<&'a CompletedCheckpoint>,
+    /// Not a restart: sinks prepare their destination (once per job, as Flink's
+    /// `initializeGlobal`; a restart keeps what the failed run wrote).
+    first_run: bool,
 }
 
 impl SourceAssignment<'_> {
@@ -464,7 +468,10 @@ fn enumerate_sources(
                 };
                 splits.insert(id, source.enumerate(parallelism, mode).map_err(failed)?);
             }
-            NodeBody::Operator(operator) => operator.prepare(parallelism).map_err(failed)?,
+            NodeBody::Operator(operator) if assignment.first_run => {
+                operator.prepare(parallelism).map_err(failed)?
+            }
+            NodeBody::Operator(_) => {}
         }
     }
     Ok(splits)

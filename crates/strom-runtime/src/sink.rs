@@ -22,8 +22,9 @@ pub trait Sink<T>: Send + Sync + 'static {
     /// Creates the writer of one subtask.
     fn create_writer(&self, ctx: &OperatorContext) -> Result<Self::Writer, BoxError>;
 
-    /// Called once per job run before any writer exists, with the sink's parallelism (Flink's
-    /// `initializeGlobal`): the place to check or prepare the destination.
+    /// Called once per job before any writer exists, with the sink's parallelism (Flink's
+    /// `initializeGlobal`): the place to check or prepare the destination. Restarts after a
+    /// failure do not call it again, so what the failed run wrote or committed stays.
     fn prepare(&self, _parallelism: usize) -> Result<(), BoxError> {
         Ok(())
     }

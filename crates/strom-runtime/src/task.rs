@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,8 @@ pub struct JobShared {
     /// Whether the job runs a checkpoint coordinator (savepoints need one).
     checkpointing: AtomicBool,
     savepoints: Mutex<Vec<SavepointRequest>>,
+    /// Runs of the job started so far (restarts included).
+    runs: AtomicU64,
 }
 
 /// A savepoint someone asked for: where to write it, and where to say where it went.
@@ -65,6 +67,11 @@ pub struct CheckpointStatistics {
 }
 
 impl JobShared {
+    /// A run of the job starts; whether it is the first (not a restart).
+    pub(crate) fn begin_run(&self) -> bool {
+        self.runs.fetch_add(1, Ordering::AcqRel) == 0
+    }
+
     /// Asks every task to stop.
     pub fn cancel(&self) {
         self.cancelled.store(true, Ordering::Release);

@@ -90,7 +90,8 @@ pub trait OperatorFactory: Send + Sync {
     fn input_type(&self) -> Arc<dyn ElementType>;
     /// The type of records on its main output.
     fn output_type(&self) -> Arc<dyn ElementType>;
-    /// Called once per job run before any instance exists (sinks check their destination).
+    /// Called once per job, before its first run creates any instance (sinks check their
+    /// destination); restarts do not call it again.
     fn prepare(&self, _parallelism: usize) -> Result<(), strom_core::BoxError> {
         Ok(())
     }
