@@ -8,6 +8,8 @@
 //! | [`sequence`] | `from_sequence` | |
 //! | [`file`] | `read_text_file` (a file or a directory, split by byte ranges) | `write_as_text` |
 //! | [`file_sink`] | | `FileSink`: part files, exactly once with checkpoints |
+//! | [`json_lines`] | `JsonLinesSource`: JSON lines into serde types | `JsonLinesEncoder` for `FileSink` |
+//! | [`nexmark`] | `NexmarkSource`: the Nexmark benchmark's auction events | |
 //! | [`socket`] | `socket_text_stream` (at-most-once) | |
 //! | [`print`] | | `print`, `print_to_err` |
 //! | [`discard`] | | a counting blackhole for benchmarks |
@@ -18,6 +20,8 @@ pub mod discard;
 pub mod error;
 pub mod file;
 pub mod file_sink;
+pub mod json_lines;
+pub mod nexmark;
 pub mod print;
 pub mod sequence;
 pub mod socket;

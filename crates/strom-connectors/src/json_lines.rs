@@ -1,0 +1,115 @@
+//! JSON lines: one JSON value per line, for files that Strom and other systems (Flink's `json`
+//! format, for one) both read and write. [`JsonLinesSource`] reads a file or a directory the
+//! way the text file source does (split by byte ranges) and decodes every line into a serde
+//! type; a line that does not decode fails the job, naming the file and quoting the line.
+//! [`JsonLinesEncoder`] writes records as JSON lines through the `FileSink`.
+
+use std::marker::PhantomData;
+use std::path::PathBuf;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use strom_core::BoxError;
+use strom_runtime::operator::OperatorContext;
+use strom_runtime::source::{Boundedness, ReaderStatus, Source, SourceOutput, SourceReader};
+
+use crate::file::{FileSplit, TextFileReader, TextFileSource};
+use crate::file_sink::Encoder;
+
+/// Lines read from the text source at a time before they are decoded.
+const LINES_PER_POLL: usize = 1024;
+
+/// Reads JSON lines from a file or a directory into values of `T`.
+pub struct JsonLinesSource<T> {
+    text: TextFileSource,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> JsonLinesSource<T> {
+    /// A source reading `path` (a file, or every file in a directory).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        JsonLinesSource {
+            text: TextFileSource::new(path),
+            _type: PhantomData,
+        }
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static> Source<T> for JsonLinesSource<T> {
+    type Split = FileSplit;
+    type Reader = JsonLinesReader<T>;
+
+    fn boundedness(&self) -> Boundedness {
+        Boundedness::Bounded
+    }
+
+    fn create_splits(&self, parallelism: usize) -> Result<Vec<FileSplit>, BoxError> {
+        Source::<String>::create_splits(&self.text, parallelism)
+    }
+
+    fn create_reader(&self, ctx: &OperatorContext) -> Result<JsonLinesReader<T>, BoxError> {
+        Ok(JsonLinesReader {
+            lines: Source::<String>::create_reader(&self.text, ctx)?,
+            buffer: SourceOutput::new(LINES_PER_POLL),
+            file: None,
+            _type: PhantomData,
+        })
+    }
+}
+
+/// Reads lines with the text reader and decodes them.
+pub struct JsonLinesReader<T> {
+    lines: TextFileReader,
+    buffer: SourceOutput<String>,
+    /// The file being read, for messages.
+    file: Option<PathBuf>,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned + Send> SourceReader<T, FileSplit> for JsonLinesReader<T> {
+    fn start_split(&mut self, split: FileSplit) -> Result<(), BoxError> {
+        self.file = Some(split.path.clone());
+        self.lines.start_split(split)
+    }
+
+    fn poll_next(&mut self, output: &mut SourceOutput<T>) -> Result<ReaderStatus, BoxError> {
+        let status = self.lines.poll_next(&mut self.buffer)?;
+        for record in self.buffer.take() {
+            let line = record.value.trim();
+            if line.is_empty() {
+                continue;
+            }
+            let value = serde_json::from_str(line).map_err(|error| {
+                let shown: String = line.chars().take(120).collect();
+                format!(
+                    "{}: a line is not the JSON expected ({error}): {shown}",
+                    self.file
+                        .as_deref()
+                        .unwrap_or(std::path::Path::new("?"))
+                        .display()
+                )
+            })?;
+            output.collect(value);
+        }
+        Ok(status)
+    }
+
+    fn snapshot_state(&mut self) -> Result<Option<FileSplit>, BoxError> {
+        self.lines.snapshot_state()
+    }
+}
+
+/// Writes each record as one line of JSON (for `FileSink::for_row_format`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonLinesEncoder;
+
+impl<T: Serialize> Encoder<T> for JsonLinesEncoder {
+    fn encode(&self, value: &T, out: &mut Vec<u8>) {
+        // Serde types from the program: a value that cannot be JSON is a programming error
+        // (a map with non-string keys); it is written as `null` rather than losing the line.
+        if serde_json::to_writer(&mut *out, value).is_err() {
+            out.extend_from_slice(b"null");
+        }
+        out.push(b'\n');
+    }
+}
