@@ -18,6 +18,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use strom::prelude::*;
 
 mod checkpoint;
+mod nexmark;
 mod windowagg;
 #[path = "../../../examples/common/word_count.rs"]
 mod word_count;
@@ -52,6 +53,21 @@ enum Benchmark {
     Recovery {
         #[command(flatten)]
         job: CheckpointJob,
+    },
+    /// A Nexmark query (or all of them) over generated events into a counting blackhole.
+    Nexmark {
+        /// The query: q0, q1, q2, q3, q5, q7 or q11.
+        #[arg(long, default_value = "q0")]
+        query: String,
+        /// Runs every query, one line each.
+        #[arg(long)]
+        all: bool,
+        /// Number of events.
+        #[arg(long, default_value_t = 10_000_000)]
+        events: u64,
+        /// Parallel subtasks per operator.
+        #[arg(long, default_value_t = 1)]
+        parallelism: usize,
     },
     /// Count and maximum per key per 10 s tumbling event-time window over generated events.
     Windowagg {
@@ -216,6 +232,23 @@ fn main() -> ExitCode {
                 parallelism,
             } => wordcount(input, *mode, *parallelism),
             Benchmark::Checkpoint { job } => checkpoint::run(&job.settings()),
+            Benchmark::Nexmark {
+                query,
+                all,
+                events,
+                parallelism,
+            } => {
+                let queries: Vec<&str> = if *all {
+                    strom_nexmark::QUERIES.to_vec()
+                } else {
+                    vec![query.as_str()]
+                };
+                queries
+                    .into_iter()
+                    .map(|query| nexmark::run(query, *events, *parallelism))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(|lines| lines.join("\n"))
+            }
             Benchmark::Recovery { job } => checkpoint::recovery(&job.settings()),
             Benchmark::Windowagg {
                 events,

@@ -1,0 +1,295 @@
+//! The Nexmark benchmark's queries, written with Strom's public DataStream API as a user would
+//! write them, after the SQL of Flink's Nexmark suite (`nexmark-flink/.../queries/q*.sql`).
+//! Each takes the stream of [`Event`]s (with event-time timestamps and watermarks) and returns
+//! the query's result stream; the benchmark runner sends it to a counting blackhole.
+//!
+//! | query | what it computes |
+//! |---|---|
+//! | q0 | pass-through: every bid |
+//! | q1 | currency conversion: bid prices in euros (0.908 per dollar) |
+//! | q2 | selection: bids on every 123rd auction |
+//! | q3 | local item suggestion: sellers in OR, ID or CA of auctions in category 10 (a join) |
+//! | q5 | hot items: the auctions with the most bids per 10 s window sliding by 2 s |
+//! | q7 | highest bid: the bids with the highest price per 10 s window |
+//! | q11 | user sessions: bids per bidder per session (10 s gap) |
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use strom::connectors::nexmark::{Auction, Bid, Event, Person};
+use strom::prelude::*;
+
+/// Window sizes of Flink's Nexmark queries (the originals' hours scaled to seconds, as there).
+const WINDOW: Duration = Duration::from_secs(10);
+const SLIDE: Duration = Duration::from_secs(2);
+const SESSION_GAP: Duration = Duration::from_secs(10);
+
+/// The bids of the event stream.
+pub fn bids(events: &DataStream<Event>) -> DataStream<Bid> {
+    events.flat_map(|event: Event, out: &mut Collector<Bid>| {
+        if let Event::Bid(bid) = event {
+            out.collect(bid);
+        }
+    })
+}
+
+/// The auctions of the event stream.
+pub fn auctions(events: &DataStream<Event>) -> DataStream<Auction> {
+    events.flat_map(|event: Event, out: &mut Collector<Auction>| {
+        if let Event::Auction(auction) = event {
+            out.collect(auction);
+        }
+    })
+}
+
+/// The people of the event stream.
+pub fn people(events: &DataStream<Event>) -> DataStream<Person> {
+    events.flat_map(|event: Event, out: &mut Collector<Person>| {
+        if let Event::Person(person) = event {
+            out.collect(person);
+        }
+    })
+}
+
+/// A bid's columns as q0 and q1 select them: auction, bidder, price, date_time, extra.
+pub type BidRow = (i64, i64, i64, i64, String);
+
+/// q0, pass-through: every bid's columns.
+pub fn q0(events: &DataStream<Event>) -> DataStream<BidRow> {
+    bids(events).map(|bid: Bid| (bid.auction, bid.bidder, bid.price, bid.date_time, bid.extra))
+}
+
+/// q1, currency conversion: bids with their price in euros, 0.908 per dollar, as thousandths
+/// of a cent (exactly `0.908 * price`, Flink's `DECIMAL(23, 3)`).
+pub fn q1(events: &DataStream<Event>) -> DataStream<BidRow> {
+    bids(events).map(|bid: Bid| {
+        let euros = bid.price * 908;
+        (bid.auction, bid.bidder, euros, bid.date_time, bid.extra)
+    })
+}
+
+/// q2, selection: `(auction, price)` of the bids on auctions whose id is a multiple of 123.
+pub fn q2(events: &DataStream<Event>) -> DataStream<(i64, i64)> {
+    bids(events)
+        .filter(|bid: &Bid| bid.auction % 123 == 0)
+        .map(|bid: Bid| (bid.auction, bid.price))
+}
+
+/// q3, local item suggestion: `(name, city, state, auction id)` for every auction in category
+/// 10 whose seller lives in Oregon, Idaho or California, whichever of the two came first.
+pub fn q3(events: &DataStream<Event>) -> DataStream<(String, String, String, i64)> {
+    let sellers = people(events)
+        .filter(|person: &Person| matches!(person.state.as_str(), "OR" | "ID" | "CA"));
+    let auctions = auctions(events).filter(|auction: &Auction| auction.category == 10);
+    sellers
+        .connect(&auctions)
+        .key_by(
+            |person: &Person| person.id,
+            |auction: &Auction| auction.seller,
+        )
+        .process(SellerJoin)
+}
+
+/// Joins each seller with their auctions: a person waits for auctions and auctions for their
+/// seller, in the key's state (a regular, unwindowed join).
+#[derive(Clone)]
+struct SellerJoin;
+
+/// What a seller's key holds: the person once seen, and auctions that came before them.
+#[derive(Default, Serialize, Deserialize)]
+struct SellerState {
+    person: Option<(String, String, String)>,
+    waiting: Vec<i64>,
+}
+
+impl KeyedCoProcessFunction<i64, Person, Auction, (String, String, String, i64)> for SellerJoin {
+    type State = SellerState;
+
+    fn process_element1(
+        &mut self,
+        person: Person,
+        ctx: &mut KeyedContext<'_, i64, SellerState>,
+        out: &mut Collector<'_, (String, String, String, i64)>,
+    ) -> Result<(), BoxError> {
+        let state = ctx.state();
+        for auction in std::mem::take(&mut state.waiting) {
+            out.collect((
+                person.name.clone(),
+                person.city.clone(),
+                person.state.clone(),
+                auction,
+            ));
+        }
+        state.person = Some((person.name, person.city, person.state));
+        Ok(())
+    }
+
+    fn process_element2(
+        &mut self,
+        auction: Auction,
+        ctx: &mut KeyedContext<'_, i64, SellerState>,
+        out: &mut Collector<'_, (String, String, String, i64)>,
+    ) -> Result<(), BoxError> {
+        let state = ctx.state();
+        match &state.person {
+            Some((name, city, region)) => {
+                out.collect((name.clone(), city.clone(), region.clone(), auction.id))
+            }
+            None => state.waiting.push(auction.id),
+        }
+        Ok(())
+    }
+}
+
+/// Counts the records of a window.
+#[derive(Clone)]
+struct CountBids;
+
+impl AggregateFunction<Bid> for CountBids {
+    type Acc = u64;
+    type Out = u64;
+    fn create_accumulator(&self) -> u64 {
+        0
+    }
+    fn add(&self, _bid: Bid, count: &mut u64) {
+        *count += 1;
+    }
+    fn get_result(&self, count: &u64) -> u64 {
+        *count
+    }
+    fn merge(&self, count: &mut u64, other: u64) {
+        *count += other;
+    }
+}
+
+/// Labels a window's count with its key and the window.
+#[derive(Clone)]
+struct WithWindow;
+
+impl ProcessWindowFunction<u64, (i64, u64, i64, i64), i64, TimeWindow> for WithWindow {
+    fn process(
+        &mut self,
+        key: &i64,
+        ctx: &mut WindowContext<'_, i64, TimeWindow>,
+        counts: Vec<u64>,
+        out: &mut Collector<'_, (i64, u64, i64, i64)>,
+    ) -> Result<(), BoxError> {
+        let window = ctx.window();
+        for count in counts {
+            out.collect((*key, count, window.start(), window.end()));
+        }
+        Ok(())
+    }
+}
+
+/// q5, hot items: `(auction, bids, window end)` of the auctions with the most bids in each
+/// 10 s window sliding by 2 s (all of them on a tie).
+pub fn q5(events: &DataStream<Event>) -> DataStream<(i64, u64, i64)> {
+    bids(events)
+        .key_by(|bid: &Bid| bid.auction)
+        .window(SlidingEventTimeWindows::of(WINDOW, SLIDE))
+        .aggregate_and_process(CountBids, WithWindow)
+        .key_by(|(_, _, _, end): &(i64, u64, i64, i64)| *end)
+        .process(HottestPerWindow)
+}
+
+/// Collects the counts of one window (the key is its end) and, once the watermark passed it,
+/// emits those with the highest count.
+#[derive(Clone)]
+struct HottestPerWindow;
+
+impl KeyedProcessFunction<i64, (i64, u64, i64, i64), (i64, u64, i64)> for HottestPerWindow {
+    type State = Vec<(i64, u64)>;
+
+    fn process_element(
+        &mut self,
+        (auction, count, _, end): (i64, u64, i64, i64),
+        ctx: &mut KeyedContext<'_, i64, Vec<(i64, u64)>>,
+        _out: &mut Collector<'_, (i64, u64, i64)>,
+    ) -> Result<(), BoxError> {
+        if ctx.state().is_empty() {
+            // The window's results carry its last timestamp; all of them are in when the
+            // watermark reaches it.
+            ctx.timer_service().register_event_time_timer(end - 1);
+        }
+        ctx.state().push((auction, count));
+        Ok(())
+    }
+
+    fn on_timer(
+        &mut self,
+        _timestamp: i64,
+        ctx: &mut KeyedContext<'_, i64, Vec<(i64, u64)>>,
+        out: &mut Collector<'_, (i64, u64, i64)>,
+    ) -> Result<(), BoxError> {
+        let end = *ctx.get_current_key();
+        let counts = std::mem::take(ctx.state());
+        let most = counts.iter().map(|(_, count)| *count).max().unwrap_or(0);
+        for (auction, count) in counts {
+            if count == most {
+                out.collect((auction, count, end));
+            }
+        }
+        ctx.clear_state();
+        Ok(())
+    }
+}
+
+/// q7, highest bid: every bid with the highest price of its 10 s tumbling window, as
+/// `(auction, price, bidder, date_time, extra)`.
+pub fn q7(events: &DataStream<Event>) -> DataStream<BidRow> {
+    bids(events)
+        .window_all(TumblingEventTimeWindows::of(WINDOW))
+        .process(HighestBids)
+}
+
+/// Keeps the bids of a window with the highest price.
+#[derive(Clone)]
+struct HighestBids;
+
+impl ProcessWindowFunction<Bid, BidRow, (), TimeWindow> for HighestBids {
+    fn process(
+        &mut self,
+        _key: &(),
+        _ctx: &mut WindowContext<'_, (), TimeWindow>,
+        bids: Vec<Bid>,
+        out: &mut Collector<'_, BidRow>,
+    ) -> Result<(), BoxError> {
+        let highest = bids.iter().map(|bid| bid.price).max().unwrap_or(0);
+        for bid in bids.into_iter().filter(|bid| bid.price == highest) {
+            out.collect((bid.auction, bid.price, bid.bidder, bid.date_time, bid.extra));
+        }
+        Ok(())
+    }
+}
+
+/// q11, user sessions: `(bidder, bids, session start, session end)` per bidder and session
+/// (bids less than 10 s apart).
+pub fn q11(events: &DataStream<Event>) -> DataStream<(i64, u64, i64, i64)> {
+    bids(events)
+        .key_by(|bid: &Bid| bid.bidder)
+        .window(EventTimeSessionWindows::with_gap(SESSION_GAP))
+        .aggregate_and_process(CountBids, WithWindow)
+}
+
+/// The queries by name, each returning how many results it produced into a counting sink.
+pub const QUERIES: [&str; 7] = ["q0", "q1", "q2", "q3", "q5", "q7", "q11"];
+
+/// Adds query `name` on `events` with its results counted into `sink`; `None` for an unknown
+/// name.
+pub fn add_query(
+    name: &str,
+    events: &DataStream<Event>,
+    sink: &DiscardingSink,
+) -> Option<DataStreamSink> {
+    Some(match name {
+        "q0" => q0(events).sink_to(sink.clone()),
+        "q1" => q1(events).sink_to(sink.clone()),
+        "q2" => q2(events).sink_to(sink.clone()),
+        "q3" => q3(events).sink_to(sink.clone()),
+        "q5" => q5(events).sink_to(sink.clone()),
+        "q7" => q7(events).sink_to(sink.clone()),
+        "q11" => q11(events).sink_to(sink.clone()),
+        _ => return None,
+    })
+}

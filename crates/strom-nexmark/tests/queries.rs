@@ -1,0 +1,201 @@
+//! Each query on a small generated input (20,000 events from two readers at 100 events per
+//! second of event time, so 200 s and many windows), checked against the same query computed
+//! here directly from the generator's events with plain collections.
+
+use std::collections::BTreeMap;
+
+use strom::connectors::nexmark::{Bid, Event, Generator, GeneratorConfig, NexmarkSource};
+use strom::core::StreamData;
+use strom::prelude::*;
+
+const EVENTS: u64 = 20_000;
+const READERS: usize = 2;
+
+fn config() -> GeneratorConfig {
+    GeneratorConfig {
+        events_per_second: 100,
+        ..GeneratorConfig::default()
+    }
+}
+
+/// The events the source generates: each reader's block of ids, numbered from 0.
+fn all_events() -> Vec<Event> {
+    let generator = Generator::new(config(), READERS);
+    let share = EVENTS / READERS as u64;
+    (0..READERS as u64)
+        .flat_map(|reader| {
+            let generator = generator.clone();
+            (0..share).map(move |n| generator.event((reader * share + n) as i64, n))
+        })
+        .collect()
+}
+
+fn all_bids() -> Vec<Bid> {
+    all_events()
+        .into_iter()
+        .filter_map(|event| match event {
+            Event::Bid(bid) => Some(bid),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Runs `query` on the generated events and returns its results, sorted.
+fn run<T: StreamData + Ord>(query: fn(&DataStream<Event>) -> DataStream<T>) -> Vec<T> {
+    let env = StreamExecutionEnvironment::get_execution_environment();
+    env.set_parallelism(READERS);
+    let events = env.from_source(
+        NexmarkSource::new(Some(EVENTS)).with_config(config()),
+        WatermarkStrategy::for_monotonous_timestamps(),
+        "Nexmark",
+    );
+    let mut results = query(&events).execute_and_collect().unwrap();
+    results.sort();
+    results
+}
+
+fn sorted<T: Ord>(mut values: Vec<T>) -> Vec<T> {
+    values.sort();
+    values
+}
+
+#[test]
+fn q0_q1_and_q2_pass_convert_and_select_bids() {
+    let bids = all_bids();
+    let rows = |price: fn(i64) -> i64| -> Vec<strom_nexmark::BidRow> {
+        sorted(
+            bids.iter()
+                .map(|b| {
+                    (
+                        b.auction,
+                        b.bidder,
+                        price(b.price),
+                        b.date_time,
+                        b.extra.clone(),
+                    )
+                })
+                .collect(),
+        )
+    };
+    assert_eq!(run(strom_nexmark::q0), rows(|price| price));
+    assert_eq!(run(strom_nexmark::q1), rows(|price| price * 908));
+    let selected: Vec<(i64, i64)> = sorted(
+        bids.iter()
+            .filter(|b| b.auction % 123 == 0)
+            .map(|b| (b.auction, b.price))
+            .collect(),
+    );
+    assert!(!selected.is_empty());
+    assert_eq!(run(strom_nexmark::q2), selected);
+}
+
+#[test]
+fn q3_joins_auctions_in_category_10_with_their_western_sellers() {
+    let events = all_events();
+    let mut people = BTreeMap::new();
+    for event in &events {
+        if let Event::Person(person) = event {
+            people.insert(person.id, person.clone());
+        }
+    }
+    let expected: Vec<(String, String, String, i64)> = sorted(
+        events
+            .iter()
+            .filter_map(|event| match event {
+                Event::Auction(auction) if auction.category == 10 => {
+                    let seller = people.get(&auction.seller)?;
+                    ["OR", "ID", "CA"]
+                        .contains(&seller.state.as_str())
+                        .then(|| {
+                            (
+                                seller.name.clone(),
+                                seller.city.clone(),
+                                seller.state.clone(),
+                                auction.id,
+                            )
+                        })
+                }
+                _ => None,
+            })
+            .collect(),
+    );
+    assert!(!expected.is_empty());
+    assert_eq!(run(strom_nexmark::q3), expected);
+}
+
+#[test]
+fn q5_finds_the_auctions_with_the_most_bids_per_sliding_window() {
+    let (size, slide) = (10_000, 2_000);
+    let mut per_window: BTreeMap<i64, BTreeMap<i64, u64>> = BTreeMap::new();
+    for bid in all_bids() {
+        let last_start = bid.date_time - bid.date_time.rem_euclid(slide);
+        let mut start = last_start;
+        while start > bid.date_time - size {
+            *per_window
+                .entry(start + size)
+                .or_default()
+                .entry(bid.auction)
+                .or_default() += 1;
+            start -= slide;
+        }
+    }
+    let mut expected = Vec::new();
+    for (end, counts) in per_window {
+        let most = *counts.values().max().unwrap();
+        for (auction, count) in counts {
+            if count == most {
+                expected.push((auction, count, end));
+            }
+        }
+    }
+    assert_eq!(run(strom_nexmark::q5), sorted(expected));
+}
+
+#[test]
+fn q7_keeps_the_highest_bids_per_tumbling_window() {
+    let mut per_window: BTreeMap<i64, Vec<Bid>> = BTreeMap::new();
+    for bid in all_bids() {
+        per_window
+            .entry(bid.date_time / 10_000)
+            .or_default()
+            .push(bid);
+    }
+    let mut expected = Vec::new();
+    for bids in per_window.values() {
+        let highest = bids.iter().map(|b| b.price).max().unwrap();
+        for b in bids.iter().filter(|b| b.price == highest) {
+            expected.push((b.auction, b.price, b.bidder, b.date_time, b.extra.clone()));
+        }
+    }
+    assert!(expected.len() >= 20);
+    assert_eq!(run(strom_nexmark::q7), sorted(expected));
+}
+
+#[test]
+fn q11_counts_bids_per_bidder_session() {
+    let gap = 10_000;
+    let mut per_bidder: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for bid in all_bids() {
+        per_bidder
+            .entry(bid.bidder)
+            .or_default()
+            .push(bid.date_time);
+    }
+    let mut expected = Vec::new();
+    for (bidder, mut times) in per_bidder {
+        times.sort();
+        let (mut start, mut last, mut count) = (times[0], times[0], 0u64);
+        for time in times {
+            // Flink merges sessions that touch: a bid exactly one gap after the last one
+            // still belongs to the session (`TimeWindow::intersects` includes the ends).
+            if time > last + gap {
+                expected.push((bidder, count, start, last + gap));
+                (start, count) = (time, 0);
+            }
+            last = time;
+            count += 1;
+        }
+        expected.push((bidder, count, start, last + gap));
+    }
+    assert_eq!(run(strom_nexmark::q11), sorted(expected));
+}
