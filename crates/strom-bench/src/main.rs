@@ -68,6 +68,19 @@ enum Benchmark {
         /// Parallel subtasks per operator.
         #[arg(long, default_value_t = 1)]
         parallelism: usize,
+        /// Read the events from this JSON-lines file or directory (as `nexmark-data` writes
+        /// them) instead of generating them.
+        #[arg(long)]
+        input: Option<PathBuf>,
+    },
+    /// Writes generated Nexmark events as JSON lines, for `nexmark --input` and for Flink.
+    NexmarkData {
+        /// Number of events.
+        #[arg(long, default_value_t = 10_000_000)]
+        events: u64,
+        /// The directory to write (it gets part files).
+        #[arg(long)]
+        output: PathBuf,
     },
     /// Count and maximum per key per 10 s tumbling event-time window over generated events.
     Windowagg {
@@ -232,11 +245,13 @@ fn main() -> ExitCode {
                 parallelism,
             } => wordcount(input, *mode, *parallelism),
             Benchmark::Checkpoint { job } => checkpoint::run(&job.settings()),
+            Benchmark::NexmarkData { events, output } => nexmark::write_data(*events, output),
             Benchmark::Nexmark {
                 query,
                 all,
                 events,
                 parallelism,
+                input,
             } => {
                 let queries: Vec<&str> = if *all {
                     strom_nexmark::QUERIES.to_vec()
@@ -245,7 +260,7 @@ fn main() -> ExitCode {
                 };
                 queries
                     .into_iter()
-                    .map(|query| nexmark::run(query, *events, *parallelism))
+                    .map(|query| nexmark::run(query, *events, *parallelism, input.as_deref()))
                     .collect::<Result<Vec<_>, _>>()
                     .map(|lines| lines.join("\n"))
             }

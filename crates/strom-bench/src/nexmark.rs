@@ -1,20 +1,43 @@
 //! `strom-bench nexmark`: a Nexmark query on generated events into a counting blackhole, with
 //! the job's events per second, the process's CPU seconds and peak memory.
 
-use std::time::Instant;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
-use strom::connectors::nexmark::NexmarkSource;
+use strom::connectors::json_lines::{JsonLinesEncoder, JsonLinesSource};
+use strom::connectors::nexmark::{Event, NexmarkSource};
 use strom::prelude::*;
 
-/// Runs `query` on `events` generated events at `parallelism`; one line of figures.
-pub fn run(query: &str, events: u64, parallelism: usize) -> Result<String, JobError> {
+/// Runs `query` at `parallelism` on `events` generated events, or on the events of the
+/// JSON-lines `input` (as `nexmark-data` writes them); one line of figures.
+pub fn run(
+    query: &str,
+    events: u64,
+    parallelism: usize,
+    input: Option<&Path>,
+) -> Result<String, JobError> {
+    // Read from a file, the events are its lines (counted before the clock starts).
+    let events = match input {
+        Some(path) => count_lines(path)
+            .map_err(|error| JobError::InvalidProgram(format!("{}: {error}", path.display())))?,
+        None => events,
+    };
     let env = StreamExecutionEnvironment::get_execution_environment();
     env.set_parallelism(parallelism);
-    let source = env.from_source(
-        NexmarkSource::new(Some(events)),
-        WatermarkStrategy::for_monotonous_timestamps(),
-        "Nexmark",
-    );
+    let source = match input {
+        None => env.from_source(
+            NexmarkSource::new(Some(events)),
+            WatermarkStrategy::for_monotonous_timestamps(),
+            "Nexmark",
+        ),
+        // As Flink's Nexmark tables: event time from the events, 4 s out of order.
+        Some(path) => env.from_source(
+            JsonLinesSource::<Event>::new(path),
+            WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_secs(4))
+                .with_timestamp_assigner(|event: &Event, _| event.date_time()),
+            "Nexmark events",
+        ),
+    };
     let sink = DiscardingSink::new();
     let results = sink.counter();
     if strom_nexmark::add_query(query, &source, &sink).is_none() {
@@ -28,7 +51,8 @@ pub fn run(query: &str, events: u64, parallelism: usize) -> Result<String, JobEr
     env.execute(&format!("Nexmark {query}"))?;
     let seconds = started.elapsed().as_secs_f64();
     Ok(format!(
-        "strom nexmark query={query} parallelism={parallelism} events={events} results={} seconds={seconds:.3} events_per_s={:.0} cpu_s={:.2} peak_rss_mb={}",
+        "strom nexmark query={query} parallelism={parallelism} events={events} input={} results={} seconds={seconds:.3} events_per_s={:.0} cpu_s={:.2} peak_rss_mb={}",
+        input.map_or("generated".to_string(), |path| path.display().to_string()),
         results.load(std::sync::atomic::Ordering::Relaxed),
         events as f64 / seconds,
         cpu_seconds() - cpu_before,
@@ -51,4 +75,51 @@ fn cpu_seconds() -> f64 {
         (Some(user), Some(system)) => (user + system) / 100.0,
         _ => f64::NAN,
     }
+}
+
+/// Writes `events` generated events (one reader, so the same events as a generated run at
+/// parallelism 1) as JSON lines into the directory `output`, for Strom and Flink to read.
+pub fn write_data(events: u64, output: &Path) -> Result<String, JobError> {
+    let env = StreamExecutionEnvironment::get_execution_environment();
+    env.set_parallelism(1);
+    env.from_source(
+        NexmarkSource::new(Some(events)),
+        WatermarkStrategy::no_watermarks(),
+        "Nexmark",
+    )
+    .sink_to(FileSink::for_row_format(output, JsonLinesEncoder));
+    env.execute("Nexmark data")?;
+    Ok(format!(
+        "strom nexmark-data events={events} output={}",
+        output.display()
+    ))
+}
+
+/// Lines in the file `path`, or in the visible files of the directory `path`.
+fn count_lines(path: &Path) -> std::io::Result<u64> {
+    if path.is_file() {
+        // In pieces, so the count does not raise the process's peak memory.
+        let mut file = std::fs::File::open(path)?;
+        let mut buffer = vec![0u8; 1 << 20];
+        let mut lines = 0;
+        loop {
+            let read = std::io::Read::read(&mut file, &mut buffer)?;
+            if read == 0 {
+                return Ok(lines);
+            }
+            lines += buffer[..read].iter().filter(|&&b| b == b'\n').count() as u64;
+        }
+    }
+    let mut lines = 0;
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?.path();
+        let hidden = entry
+            .file_name()
+            .and_then(|name| name.to_str())
+            .is_some_and(|name| name.starts_with('.') || name.starts_with('_'));
+        if !hidden {
+            lines += count_lines(&entry)?;
+        }
+    }
+    Ok(lines)
 }
