@@ -8,7 +8,7 @@ import org.apache.flink.table.api.TableResult;
  * `strom-bench nexmark-data` writes (the table and views of Flink's Nexmark suite, its
  * `ddl_kafka.sql`/`ddl_views.sql`, with the filesystem connector in place of Kafka), each into
  * a blackhole sink. Prints one line per query in the form of `strom-bench nexmark`.
- * Run: bench/flink/run.sh QUERY EVENTS_DIR PARALLELISM [EVENTS]
+ * Run: bench/flink/run.sh QUERY EVENTS_DIR PARALLELISM [EVENTS [print]]
  */
 public class NexmarkSql {
     static final String TABLE =
@@ -91,7 +91,10 @@ public class NexmarkSql {
         env.executeSql(quoted(String.format(TABLE, path)));
         for (String view : VIEWS) env.executeSql(quoted(view));
         String[] query = query(name);
-        env.executeSql(quoted("CREATE TABLE discard_sink (" + query[0] + ") WITH ('connector' = 'blackhole')"));
+        // "print" as fifth argument prints the results (for comparing with Strom's).
+        boolean print = args.length > 4 && args[4].equals("print");
+        String connector = print ? "print" : "blackhole";
+        env.executeSql(quoted("CREATE TABLE discard_sink (" + query[0] + ") WITH ('connector' = '" + connector + "')"));
         long start = System.nanoTime();
         TableResult result = env.executeSql(quoted("INSERT INTO discard_sink " + query[1]));
         result.await();

@@ -72,6 +72,9 @@ enum Benchmark {
         /// them) instead of generating them.
         #[arg(long)]
         input: Option<PathBuf>,
+        /// Print the results (one line each, before the figures) instead of discarding them.
+        #[arg(long)]
+        print: bool,
     },
     /// Writes generated Nexmark events as JSON lines, for `nexmark --input` and for Flink.
     NexmarkData {
@@ -252,6 +255,7 @@ fn main() -> ExitCode {
                 events,
                 parallelism,
                 input,
+                print,
             } => {
                 let queries: Vec<&str> = if *all {
                     strom_nexmark::QUERIES.to_vec()
@@ -260,7 +264,7 @@ fn main() -> ExitCode {
                 };
                 queries
                     .into_iter()
-                    .map(|query| nexmark::run(query, *events, *parallelism, input.as_deref()))
+                    .map(|query| nexmark::run(query, *events, *parallelism, input.as_deref(), *print))
                     .collect::<Result<Vec<_>, _>>()
                     .map(|lines| lines.join("\n"))
             }

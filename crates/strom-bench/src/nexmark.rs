@@ -9,12 +9,14 @@ use strom::connectors::nexmark::{Event, NexmarkSource};
 use strom::prelude::*;
 
 /// Runs `query` at `parallelism` on `events` generated events, or on the events of the
-/// JSON-lines `input` (as `nexmark-data` writes them); one line of figures.
+/// JSON-lines `input` (as `nexmark-data` writes them); one line of figures. With `print` the
+/// results go to standard output instead of the blackhole.
 pub fn run(
     query: &str,
     events: u64,
     parallelism: usize,
     input: Option<&Path>,
+    print: bool,
 ) -> Result<String, JobError> {
     // Read from a file, the events are its lines (counted before the clock starts).
     let events = match input {
@@ -40,7 +42,12 @@ pub fn run(
     };
     let sink = DiscardingSink::new();
     let results = sink.counter();
-    if strom_nexmark::add_query(query, &source, &sink).is_none() {
+    let output = if print {
+        strom_nexmark::Results::Print
+    } else {
+        strom_nexmark::Results::Discard(&sink)
+    };
+    if strom_nexmark::add_query(query, &source, output).is_none() {
         return Err(JobError::InvalidProgram(format!(
             "unknown query '{query}'; known: {}",
             strom_nexmark::QUERIES.join(", ")

@@ -17,6 +17,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use strom::connectors::nexmark::{Auction, Bid, Event, Person};
+use strom::core::format::Printable;
+use strom::core::StreamData;
 use strom::prelude::*;
 
 /// Window sizes of Flink's Nexmark queries (the originals' hours scaled to seconds, as there).
@@ -275,21 +277,39 @@ pub fn q11(events: &DataStream<Event>) -> DataStream<(i64, u64, i64, i64)> {
 /// The queries by name, each returning how many results it produced into a counting sink.
 pub const QUERIES: [&str; 7] = ["q0", "q1", "q2", "q3", "q5", "q7", "q11"];
 
-/// Adds query `name` on `events` with its results counted into `sink`; `None` for an unknown
+/// Where a query's results go.
+#[derive(Clone, Copy)]
+pub enum Results<'a> {
+    /// Counted and dropped (for benchmarks).
+    Discard(&'a DiscardingSink),
+    /// Printed to standard output, one line each (for comparing with Flink).
+    Print,
+}
+
+/// Adds query `name` on `events` with its results sent to `results`; `None` for an unknown
 /// name.
 pub fn add_query(
     name: &str,
     events: &DataStream<Event>,
-    sink: &DiscardingSink,
+    results: Results<'_>,
 ) -> Option<DataStreamSink> {
+    fn finish<T: StreamData + Printable>(
+        stream: DataStream<T>,
+        results: Results<'_>,
+    ) -> DataStreamSink {
+        match results {
+            Results::Discard(sink) => stream.sink_to(sink.clone()),
+            Results::Print => stream.print(),
+        }
+    }
     Some(match name {
-        "q0" => q0(events).sink_to(sink.clone()),
-        "q1" => q1(events).sink_to(sink.clone()),
-        "q2" => q2(events).sink_to(sink.clone()),
-        "q3" => q3(events).sink_to(sink.clone()),
-        "q5" => q5(events).sink_to(sink.clone()),
-        "q7" => q7(events).sink_to(sink.clone()),
-        "q11" => q11(events).sink_to(sink.clone()),
+        "q0" => finish(q0(events), results),
+        "q1" => finish(q1(events), results),
+        "q2" => finish(q2(events), results),
+        "q3" => finish(q3(events), results),
+        "q5" => finish(q5(events), results),
+        "q7" => finish(q7(events), results),
+        "q11" => finish(q11(events), results),
         _ => return None,
     })
 }

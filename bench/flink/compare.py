@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Runs Nexmark queries on Strom and on Flink SQL over the same JSON-lines events and checks
+that both give the same results (as multisets of rows).
+
+Usage: bench/flink/compare.py EVENTS_DIR QUERY [QUERY ...]
+(build strom-bench first: cargo build --release -p strom-bench)
+
+Rows are compared field by field after putting both systems' text forms in one shape: Flink
+prints `+I[a, b]` and times as `2015-07-15T00:00:10.240`, Strom prints `(a,b)` and times as
+milliseconds since the epoch; q1's euro prices are DECIMAL(23, 3) in Flink and thousandths in
+Strom; Strom's q5 rows also name the window's end, which Flink's q5 leaves out.
+"""
+import collections
+import datetime
+import os
+import re
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
+DECIMAL = re.compile(r"^-?\d+\.\d+$")
+
+
+def field(text):
+    text = text.strip()
+    if TIME.match(text):
+        moment = datetime.datetime.fromisoformat(text).replace(tzinfo=datetime.timezone.utc)
+        return str(round(moment.timestamp() * 1000))
+    if DECIMAL.match(text):
+        whole, fraction = text.split(".")
+        return str(int(whole + (fraction + "000")[:3]))
+    return text
+
+
+def strom_rows(query, events_dir):
+    output = subprocess.run(
+        [os.path.join(ROOT, "target/release/strom-bench"), "nexmark", "--query", query,
+         "--parallelism", "1", "--input", events_dir, "--print"],
+        check=True, capture_output=True, text=True).stdout
+    rows = []
+    for line in output.splitlines():
+        if line.startswith("(") and line.endswith(")"):
+            fields = [field(f) for f in line[1:-1].split(",")]
+            if query == "q5":
+                fields = fields[:2]
+            rows.append(tuple(fields))
+    return rows
+
+
+def flink_rows(query, events_dir):
+    output = subprocess.run(
+        [os.path.join(HERE, "run.sh"), query, events_dir, "1", "0", "print"],
+        check=True, capture_output=True, text=True).stdout
+    return [tuple(field(f) for f in line[3:-1].split(", "))
+            for line in output.splitlines() if line.startswith("+I[")]
+
+
+def main():
+    events_dir, queries = sys.argv[1], sys.argv[2:]
+    failed = False
+    for query in queries:
+        strom = collections.Counter(strom_rows(query, events_dir))
+        flink = collections.Counter(flink_rows(query, events_dir))
+        if strom == flink:
+            print(f"{query}: the same {sum(strom.values())} rows")
+            continue
+        failed = True
+        only_strom = list((strom - flink).elements())[:5]
+        only_flink = list((flink - strom).elements())[:5]
+        print(f"{query}: DIFFERENT: {sum(strom.values())} rows from Strom, "
+              f"{sum(flink.values())} from Flink; only Strom: {only_strom}; only Flink: {only_flink}")
+    sys.exit(1 if failed else 0)
+
+
+main()
