@@ -65,6 +65,17 @@ public class NexmarkSql {
                     + " GROUP BY window_start, window_end) B1 "
                     + "ON B.price = B1.maxprice "
                     + "WHERE B.dateTime BETWEEN B1.dateTime - INTERVAL '10' SECOND AND B1.dateTime"};
+            case "q8": return new String[] {
+                "id BIGINT, name VARCHAR, stime TIMESTAMP(3)",
+                "SELECT P.id, P.name, P.starttime FROM ("
+                    + " SELECT id, name, window_start AS starttime, window_end AS endtime"
+                    + " FROM TABLE(TUMBLE(TABLE person, DESCRIPTOR(dateTime), INTERVAL '10' SECOND))"
+                    + " GROUP BY id, name, window_start, window_end) P "
+                    + "JOIN ("
+                    + " SELECT seller, window_start AS starttime, window_end AS endtime"
+                    + " FROM TABLE(TUMBLE(TABLE auction, DESCRIPTOR(dateTime), INTERVAL '10' SECOND))"
+                    + " GROUP BY seller, window_start, window_end) A "
+                    + "ON P.id = A.seller AND P.starttime = A.starttime AND P.endtime = A.endtime"};
             case "q11": return new String[] {
                 "bidder BIGINT, bid_count BIGINT, starttime TIMESTAMP(3), endtime TIMESTAMP(3)",
                 "SELECT B.bidder, count(*) as bid_count, SESSION_START(B.dateTime, INTERVAL '10' SECOND) as starttime,"

@@ -11,6 +11,7 @@
 //! | q3 | local item suggestion: sellers in OR, ID or CA of auctions in category 10 (a join) |
 //! | q5 | hot items: the auctions with the most bids per 10 s window sliding by 2 s |
 //! | q7 | highest bid: the bids with the highest price per 10 s window |
+//! | q8 | monitor new users: people who registered and sold in the same 10 s window |
 //! | q11 | user sessions: bids per bidder per session (10 s gap) |
 
 use std::time::Duration;
@@ -265,6 +266,34 @@ impl ProcessWindowFunction<Bid, BidRow, (), TimeWindow> for HighestBids {
     }
 }
 
+/// q8, monitor new users: `(person id, name, window start)` for the people who registered
+/// and put up an auction in the same 10 s tumbling window.
+pub fn q8(events: &DataStream<Event>) -> DataStream<(i64, String, i64)> {
+    let window = WINDOW.as_millis() as i64;
+    people(events)
+        .co_group(&auctions(events))
+        .where_(|person: &Person| person.id)
+        .equal_to(|auction: &Auction| auction.seller)
+        .window(TumblingEventTimeWindows::of(WINDOW))
+        .apply(
+            move |people: Vec<Person>,
+                  auctions: Vec<Auction>,
+                  out: &mut Collector<(i64, String, i64)>| {
+                if auctions.is_empty() {
+                    return;
+                }
+                // One row per person and window, as Flink's GROUP BY id, name, window.
+                let mut seen = std::collections::BTreeSet::new();
+                for person in people {
+                    if seen.insert((person.id, person.name.clone())) {
+                        let start = person.date_time - person.date_time.rem_euclid(window);
+                        out.collect((person.id, person.name, start));
+                    }
+                }
+            },
+        )
+}
+
 /// q11, user sessions: `(bidder, bids, session start, session end)` per bidder and session
 /// (bids less than 10 s apart).
 pub fn q11(events: &DataStream<Event>) -> DataStream<(i64, u64, i64, i64)> {
@@ -275,7 +304,7 @@ pub fn q11(events: &DataStream<Event>) -> DataStream<(i64, u64, i64, i64)> {
 }
 
 /// The queries by name, each returning how many results it produced into a counting sink.
-pub const QUERIES: [&str; 7] = ["q0", "q1", "q2", "q3", "q5", "q7", "q11"];
+pub const QUERIES: [&str; 8] = ["q0", "q1", "q2", "q3", "q5", "q7", "q8", "q11"];
 
 /// Where a query's results go.
 #[derive(Clone, Copy)]
@@ -309,6 +338,7 @@ pub fn add_query(
         "q3" => finish(q3(events), results),
         "q5" => finish(q5(events), results),
         "q7" => finish(q7(events), results),
+        "q8" => finish(q8(events), results),
         "q11" => finish(q11(events), results),
         _ => return None,
     })

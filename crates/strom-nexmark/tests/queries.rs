@@ -199,3 +199,35 @@ fn q11_counts_bids_per_bidder_session() {
     }
     assert_eq!(run(strom_nexmark::q11), sorted(expected));
 }
+
+#[test]
+fn q8_finds_people_who_registered_and_sold_in_the_same_window() {
+    let events = all_events();
+    let mut people: BTreeMap<i64, Vec<(i64, String)>> = BTreeMap::new();
+    let mut sellers: BTreeMap<i64, std::collections::BTreeSet<i64>> = BTreeMap::new();
+    for event in &events {
+        match event {
+            Event::Person(p) => people
+                .entry(p.date_time / 10_000)
+                .or_default()
+                .push((p.id, p.name.clone())),
+            Event::Auction(a) => {
+                sellers
+                    .entry(a.date_time / 10_000)
+                    .or_default()
+                    .insert(a.seller);
+            }
+            Event::Bid(_) => {}
+        }
+    }
+    let mut expected = Vec::new();
+    for (window, registered) in people {
+        for (id, name) in registered {
+            if sellers.get(&window).is_some_and(|s| s.contains(&id)) {
+                expected.push((id, name, window * 10_000));
+            }
+        }
+    }
+    assert!(!expected.is_empty());
+    assert_eq!(run(strom_nexmark::q8), sorted(expected));
+}
