@@ -75,6 +75,9 @@ enum Benchmark {
         /// Print the results (one line each, before the figures) instead of discarding them.
         #[arg(long)]
         print: bool,
+        /// Generate at most this many events per second and measure the results' latency.
+        #[arg(long)]
+        rate: Option<u64>,
     },
     /// Writes generated Nexmark events as JSON lines, for `nexmark --input` and for Flink.
     NexmarkData {
@@ -256,6 +259,7 @@ fn main() -> ExitCode {
                 parallelism,
                 input,
                 print,
+                rate,
             } => {
                 let queries: Vec<&str> = if *all {
                     strom_nexmark::QUERIES.to_vec()
@@ -264,7 +268,7 @@ fn main() -> ExitCode {
                 };
                 queries
                     .into_iter()
-                    .map(|query| nexmark::run(query, *events, *parallelism, input.as_deref(), *print))
+                    .map(|query| nexmark::run(query, *events, *parallelism, input.as_deref(), *print, *rate))
                     .collect::<Result<Vec<_>, _>>()
                     .map(|lines| lines.join("\n"))
             }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use strom::connectors::json_lines::{JsonLinesEncoder, JsonLinesSource};
 use strom::connectors::nexmark::{Event, NexmarkSource};
 use strom::prelude::*;
+use strom_nexmark::latency::LatencySink;
 
 /// Runs `query` at `parallelism` on `events` generated events, or on the events of the
 /// JSON-lines `input` (as `nexmark-data` writes them); one line of figures. With `print` the
@@ -17,6 +18,7 @@ pub fn run(
     parallelism: usize,
     input: Option<&Path>,
     print: bool,
+    rate: Option<u64>,
 ) -> Result<String, JobError> {
     // Read from a file, the events are its lines (counted before the clock starts).
     let events = match input {
@@ -27,11 +29,17 @@ pub fn run(
     let env = StreamExecutionEnvironment::get_execution_environment();
     env.set_parallelism(parallelism);
     let source = match input {
-        None => env.from_source(
-            NexmarkSource::new(Some(events)),
-            WatermarkStrategy::for_monotonous_timestamps(),
-            "Nexmark",
-        ),
+        None => {
+            let mut source = NexmarkSource::new(Some(events));
+            if let Some(rate) = rate {
+                source = source.with_rate_limit(rate);
+            }
+            env.from_source(
+                source,
+                WatermarkStrategy::for_monotonous_timestamps(),
+                "Nexmark",
+            )
+        }
         // As Flink's Nexmark tables: event time from the events, 4 s out of order.
         Some(path) => env.from_source(
             JsonLinesSource::<Event>::new(path),
@@ -42,8 +50,11 @@ pub fn run(
     };
     let sink = DiscardingSink::new();
     let results = sink.counter();
+    let latency = LatencySink::new(Instant::now());
     let output = if print {
         strom_nexmark::Results::Print
+    } else if rate.is_some() {
+        strom_nexmark::Results::Latency(&latency)
     } else {
         strom_nexmark::Results::Discard(&sink)
     };
@@ -57,10 +68,19 @@ pub fn run(
     let started = Instant::now();
     env.execute(&format!("Nexmark {query}"))?;
     let seconds = started.elapsed().as_secs_f64();
+    let (measured, p50, p99) = latency.percentiles();
+    let latencies = match rate {
+        Some(rate) => format!(
+            " rate={rate} latency_p50_ms={} latency_p99_ms={}",
+            p50.map_or("-".to_string(), |ms| ms.to_string()),
+            p99.map_or("-".to_string(), |ms| ms.to_string())
+        ),
+        None => String::new(),
+    };
+    let results = results.load(std::sync::atomic::Ordering::Relaxed) + measured as u64;
     Ok(format!(
-        "strom nexmark query={query} parallelism={parallelism} events={events} input={} results={} seconds={seconds:.3} events_per_s={:.0} cpu_s={:.2} peak_rss_mb={}",
+        "strom nexmark query={query} parallelism={parallelism} events={events} input={} results={results} seconds={seconds:.3} events_per_s={:.0} cpu_s={:.2} peak_rss_mb={}{latencies}",
         input.map_or("generated".to_string(), |path| path.display().to_string()),
-        results.load(std::sync::atomic::Ordering::Relaxed),
         events as f64 / seconds,
         cpu_seconds() - cpu_before,
         crate::peak_rss_mb()

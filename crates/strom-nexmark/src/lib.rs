@@ -16,6 +16,8 @@
 
 use std::time::Duration;
 
+pub mod latency;
+
 use serde::{Deserialize, Serialize};
 use strom::connectors::nexmark::{Auction, Bid, Event, Person};
 use strom::core::format::Printable;
@@ -243,23 +245,50 @@ impl KeyedProcessFunction<i64, (i64, u64, i64, i64), (i64, u64, i64)> for Hottes
 pub fn q7(events: &DataStream<Event>) -> DataStream<BidRow> {
     bids(events)
         .window_all(TumblingEventTimeWindows::of(WINDOW))
-        .process(HighestBids)
+        .aggregate_and_process(HighestBids, EmitHighest)
 }
 
-/// Keeps the bids of a window with the highest price.
+/// Keeps, while a window fills, only its bids with the highest price so far (a window holds
+/// a handful of bids, not all of them).
 #[derive(Clone)]
 struct HighestBids;
 
-impl ProcessWindowFunction<Bid, BidRow, (), TimeWindow> for HighestBids {
+impl AggregateFunction<Bid> for HighestBids {
+    type Acc = Vec<Bid>;
+    type Out = Vec<Bid>;
+    fn create_accumulator(&self) -> Vec<Bid> {
+        Vec::new()
+    }
+    fn add(&self, bid: Bid, highest: &mut Vec<Bid>) {
+        match highest.first().map(|first| first.price) {
+            Some(price) if bid.price < price => {}
+            Some(price) if bid.price == price => highest.push(bid),
+            _ => *highest = vec![bid],
+        }
+    }
+    fn get_result(&self, highest: &Vec<Bid>) -> Vec<Bid> {
+        highest.clone()
+    }
+    fn merge(&self, highest: &mut Vec<Bid>, other: Vec<Bid>) {
+        for bid in other {
+            self.add(bid, highest);
+        }
+    }
+}
+
+/// Emits a window's highest bids.
+#[derive(Clone)]
+struct EmitHighest;
+
+impl ProcessWindowFunction<Vec<Bid>, BidRow, (), TimeWindow> for EmitHighest {
     fn process(
         &mut self,
         _key: &(),
         _ctx: &mut WindowContext<'_, (), TimeWindow>,
-        bids: Vec<Bid>,
+        highest: Vec<Vec<Bid>>,
         out: &mut Collector<'_, BidRow>,
     ) -> Result<(), BoxError> {
-        let highest = bids.iter().map(|bid| bid.price).max().unwrap_or(0);
-        for bid in bids.into_iter().filter(|bid| bid.price == highest) {
+        for bid in highest.into_iter().flatten() {
             out.collect((bid.auction, bid.price, bid.bidder, bid.date_time, bid.extra));
         }
         Ok(())
@@ -313,6 +342,8 @@ pub enum Results<'a> {
     Discard(&'a DiscardingSink),
     /// Printed to standard output, one line each (for comparing with Flink).
     Print,
+    /// Measured for their latency (with a rate-limited source).
+    Latency(&'a latency::LatencySink),
 }
 
 /// Adds query `name` on `events` with its results sent to `results`; `None` for an unknown
@@ -329,6 +360,7 @@ pub fn add_query(
         match results {
             Results::Discard(sink) => stream.sink_to(sink.clone()),
             Results::Print => stream.print(),
+            Results::Latency(sink) => stream.sink_to(sink.clone()),
         }
     }
     Some(match name {
