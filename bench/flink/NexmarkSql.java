@@ -43,6 +43,13 @@ public class NexmarkSql {
                 "name VARCHAR, city VARCHAR, state VARCHAR, id BIGINT",
                 "SELECT P.name, P.city, P.state, A.id FROM auction AS A INNER JOIN person AS P on A.seller = P.id "
                     + "WHERE A.category = 10 and (P.state = 'OR' OR P.state = 'ID' OR P.state = 'CA')"};
+            case "q4": return new String[] {
+                "id BIGINT, final BIGINT",
+                "SELECT Q.category, AVG(Q.final) FROM ("
+                    + " SELECT MAX(B.price) AS final, A.category FROM auction A, bid B"
+                    + " WHERE A.id = B.auction AND B.dateTime BETWEEN A.dateTime AND A.expires"
+                    + " GROUP BY A.id, A.category) Q "
+                    + "GROUP BY Q.category"};
             case "q5": return new String[] {
                 "auction BIGINT, num BIGINT",
                 "SELECT AuctionBids.auction, AuctionBids.num FROM ("

@@ -9,11 +9,13 @@
 //! | q1 | currency conversion: bid prices in euros (0.908 per dollar) |
 //! | q2 | selection: bids on every 123rd auction |
 //! | q3 | local item suggestion: sellers in OR, ID or CA of auctions in category 10 (a join) |
+//! | q4 | average price per category: the mean winning bid of each category's auctions |
 //! | q5 | hot items: the auctions with the most bids per 10 s window sliding by 2 s |
 //! | q7 | highest bid: the bids with the highest price per 10 s window |
 //! | q8 | monitor new users: people who registered and sold in the same 10 s window |
 //! | q11 | user sessions: bids per bidder per session (10 s gap) |
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub mod latency;
@@ -142,6 +144,108 @@ impl KeyedCoProcessFunction<i64, Person, Auction, (String, String, String, i64)>
             }
             None => state.waiting.push(auction.id),
         }
+        Ok(())
+    }
+}
+
+/// q4, average price per category: for each category, the average of the winning (highest)
+/// bids of its auctions, counting only bids made while the auction was open; `(category,
+/// average)` is emitted again whenever it changes (Flink's updating result; the average of
+/// whole cents, rounded down, as Flink's `AVG` of a `BIGINT`).
+pub fn q4(events: &DataStream<Event>) -> DataStream<(i64, i64)> {
+    auctions(events)
+        .connect(&bids(events))
+        .key_by(|auction: &Auction| auction.id, |bid: &Bid| bid.auction)
+        .process(WinningBid)
+        .key_by(|(category, _, _): &(i64, i64, i64)| *category)
+        .process(AveragePerCategory)
+}
+
+/// Keeps an auction's highest bid made while it was open; emits `(category, auction, price)`
+/// whenever that rises.
+#[derive(Clone)]
+struct WinningBid;
+
+/// An auction as q4 needs it, its highest bid so far, and bids that came before it (the two
+/// inputs travel apart, so a bid may overtake its auction).
+#[derive(Default, Serialize, Deserialize)]
+struct OpenAuction {
+    /// Category, opening and closing time.
+    auction: Option<(i64, i64, i64)>,
+    highest: Option<i64>,
+    /// Price and time of bids seen before the auction.
+    early: Vec<(i64, i64)>,
+}
+
+impl OpenAuction {
+    /// Counts a bid of `price` made at `time`; the auction's category if it is the new highest.
+    fn bid(&mut self, price: i64, time: i64) -> Option<i64> {
+        let Some((category, opened, expires)) = self.auction else {
+            self.early.push((price, time));
+            return None;
+        };
+        let open = (opened..=expires).contains(&time);
+        if open && self.highest.is_none_or(|highest| price > highest) {
+            self.highest = Some(price);
+            return Some(category);
+        }
+        None
+    }
+}
+
+impl KeyedCoProcessFunction<i64, Auction, Bid, (i64, i64, i64)> for WinningBid {
+    type State = OpenAuction;
+
+    fn process_element1(
+        &mut self,
+        auction: Auction,
+        ctx: &mut KeyedContext<'_, i64, OpenAuction>,
+        out: &mut Collector<'_, (i64, i64, i64)>,
+    ) -> Result<(), BoxError> {
+        let state = ctx.state();
+        state.auction = Some((auction.category, auction.date_time, auction.expires));
+        let mut raised = None;
+        for (price, time) in std::mem::take(&mut state.early) {
+            raised = state.bid(price, time).or(raised);
+        }
+        if let (Some(category), Some(price)) = (raised, state.highest) {
+            out.collect((category, auction.id, price));
+        }
+        Ok(())
+    }
+
+    fn process_element2(
+        &mut self,
+        bid: Bid,
+        ctx: &mut KeyedContext<'_, i64, OpenAuction>,
+        out: &mut Collector<'_, (i64, i64, i64)>,
+    ) -> Result<(), BoxError> {
+        if let Some(category) = ctx.state().bid(bid.price, bid.date_time) {
+            out.collect((category, bid.auction, bid.price));
+        }
+        Ok(())
+    }
+}
+
+/// Averages the winning bids of a category's auctions, emitting the average when it changes.
+#[derive(Clone)]
+struct AveragePerCategory;
+
+impl KeyedProcessFunction<i64, (i64, i64, i64), (i64, i64)> for AveragePerCategory {
+    /// Winning bid per auction, and their sum.
+    type State = (BTreeMap<i64, i64>, i64);
+
+    fn process_element(
+        &mut self,
+        (category, auction, price): (i64, i64, i64),
+        ctx: &mut KeyedContext<'_, i64, (BTreeMap<i64, i64>, i64)>,
+        out: &mut Collector<'_, (i64, i64)>,
+    ) -> Result<(), BoxError> {
+        let (winning, sum) = ctx.state();
+        let before = winning.insert(auction, price).unwrap_or(0);
+        *sum += price - before;
+        let average = *sum / winning.len() as i64;
+        out.collect((category, average));
         Ok(())
     }
 }
@@ -333,7 +437,7 @@ pub fn q11(events: &DataStream<Event>) -> DataStream<(i64, u64, i64, i64)> {
 }
 
 /// The queries by name, each returning how many results it produced into a counting sink.
-pub const QUERIES: [&str; 8] = ["q0", "q1", "q2", "q3", "q5", "q7", "q8", "q11"];
+pub const QUERIES: [&str; 9] = ["q0", "q1", "q2", "q3", "q4", "q5", "q7", "q8", "q11"];
 
 /// Where a query's results go.
 #[derive(Clone, Copy)]
@@ -368,6 +472,7 @@ pub fn add_query(
         "q1" => finish(q1(events), results),
         "q2" => finish(q2(events), results),
         "q3" => finish(q3(events), results),
+        "q4" => finish(q4(events), results),
         "q5" => finish(q5(events), results),
         "q7" => finish(q7(events), results),
         "q8" => finish(q8(events), results),

@@ -231,3 +231,47 @@ fn q8_finds_people_who_registered_and_sold_in_the_same_window() {
     assert!(!expected.is_empty());
     assert_eq!(run(strom_nexmark::q8), sorted(expected));
 }
+
+#[test]
+fn q4_averages_the_winning_bids_per_category() {
+    let events = all_events();
+    let mut auctions = BTreeMap::new();
+    for event in &events {
+        if let Event::Auction(a) = event {
+            auctions.insert(a.id, (a.category, a.date_time, a.expires));
+        }
+    }
+    let mut winning: BTreeMap<i64, i64> = BTreeMap::new();
+    for bid in all_bids() {
+        if let Some(&(_, opened, expires)) = auctions.get(&bid.auction) {
+            if (opened..=expires).contains(&bid.date_time) {
+                let best = winning.entry(bid.auction).or_insert(bid.price);
+                *best = (*best).max(bid.price);
+            }
+        }
+    }
+    let mut per_category: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for (auction, price) in winning {
+        per_category
+            .entry(auctions[&auction].0)
+            .or_default()
+            .push(price);
+    }
+    let expected: BTreeMap<i64, i64> = per_category
+        .into_iter()
+        .map(|(category, prices)| (category, prices.iter().sum::<i64>() / prices.len() as i64))
+        .collect();
+    // The updating result's last value per category is the final average (one subtask owns
+    // a category, and its updates arrive in order).
+    let env = StreamExecutionEnvironment::get_execution_environment();
+    env.set_parallelism(READERS);
+    let events = env.from_source(
+        NexmarkSource::new(Some(EVENTS)).with_config(config()),
+        WatermarkStrategy::for_monotonous_timestamps(),
+        "Nexmark",
+    );
+    let updates = strom_nexmark::q4(&events).execute_and_collect().unwrap();
+    let last: BTreeMap<i64, i64> = updates.into_iter().collect();
+    assert_eq!(expected.len(), 5);
+    assert_eq!(last, expected);
+}
