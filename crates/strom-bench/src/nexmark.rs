@@ -4,8 +4,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use strom::connectors::json_lines::{JsonLinesEncoder, JsonLinesSource};
-use strom::connectors::nexmark::{Event, NexmarkSource};
+use std::io::Write;
+
+use strom::connectors::json_lines::JsonLinesSource;
+use strom::connectors::nexmark::{Event, Generator, GeneratorConfig, NexmarkSource};
 use strom::prelude::*;
 use strom_nexmark::latency::LatencySink;
 
@@ -20,6 +22,11 @@ pub fn run(
     print: bool,
     rate: Option<u64>,
 ) -> Result<String, JobError> {
+    if rate.is_some() && input.is_some() {
+        return Err(JobError::InvalidProgram(
+            "--rate limits generated events; it cannot be used with --input".into(),
+        ));
+    }
     // Read from a file, the events are its lines (counted before the clock starts).
     let events = match input {
         Some(path) => count_lines(path)
@@ -71,7 +78,7 @@ pub fn run(
     let (measured, p50, p99) = latency.percentiles();
     let latencies = match rate {
         Some(rate) => format!(
-            " rate={rate} latency_p50_ms={} latency_p99_ms={}",
+            " rate={rate} latency_results={measured} latency_p50_ms={} latency_p99_ms={}",
             p50.map_or("-".to_string(), |ms| ms.to_string()),
             p99.map_or("-".to_string(), |ms| ms.to_string())
         ),
@@ -105,20 +112,23 @@ fn cpu_seconds() -> f64 {
 }
 
 /// Writes `events` generated events (one reader, so the same events as a generated run at
-/// parallelism 1) as JSON lines into the directory `output`, for Strom and Flink to read.
+/// parallelism 1) as JSON lines into `output/events.json` — one file, in event-time order, so
+/// readers that take its byte ranges in order see the events in order — for Strom and Flink.
 pub fn write_data(events: u64, output: &Path) -> Result<String, JobError> {
-    let env = StreamExecutionEnvironment::get_execution_environment();
-    env.set_parallelism(1);
-    env.from_source(
-        NexmarkSource::new(Some(events)),
-        WatermarkStrategy::no_watermarks(),
-        "Nexmark",
-    )
-    .sink_to(FileSink::for_row_format(output, JsonLinesEncoder));
-    env.execute("Nexmark data")?;
+    let failed =
+        |error: std::io::Error| JobError::InvalidProgram(format!("{}: {error}", output.display()));
+    std::fs::create_dir_all(output).map_err(failed)?;
+    let file = std::fs::File::create(output.join("events.json")).map_err(failed)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let generator = Generator::new(GeneratorConfig::default(), 1);
+    for number in 0..events {
+        let line = generator.event(number as i64, number).to_json();
+        writeln!(out, "{line}").map_err(failed)?;
+    }
+    out.flush().map_err(failed)?;
     Ok(format!(
         "strom nexmark-data events={events} output={}",
-        output.display()
+        output.join("events.json").display()
     ))
 }
 

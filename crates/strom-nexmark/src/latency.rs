@@ -3,7 +3,10 @@
 //! event when the wall clock since the job's start reaches the event's time since
 //! [`BASE_TIME`], so a result whose timestamp (the event's time, or a window's last moment) is
 //! `t` could at the earliest be seen `t - BASE_TIME` after the start; the rest is latency —
-//! queueing, processing, and for windows the wait for the watermark.
+//! queueing, processing, and for windows the wait for the watermark. The clock starts when the
+//! sink is made, a few milliseconds before the source starts, so figures include that much.
+//! Results that arrive before they are due (windows flushed by the end of the input) are left
+//! out.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -67,7 +70,11 @@ impl LatencyWriter {
         if let Some(timestamp) = timestamp {
             let now = self.sink.started.elapsed().as_millis() as i64;
             let due = timestamp - BASE_TIME;
-            self.pending.push((now - due).max(0) as u32);
+            // A result before its time was flushed by the end of the input (the watermark
+            // jumps to the end of time): it says nothing about latency.
+            if now >= due {
+                self.pending.push((now - due) as u32);
+            }
         }
     }
 }

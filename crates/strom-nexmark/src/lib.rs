@@ -15,7 +15,6 @@
 //! | q8 | monitor new users: people who registered and sold in the same 10 s window |
 //! | q11 | user sessions: bids per bidder per session (10 s gap) |
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub mod latency;
@@ -85,10 +84,8 @@ pub fn q2(events: &DataStream<Event>) -> DataStream<(i64, i64)> {
 /// q3, local item suggestion: `(name, city, state, auction id)` for every auction in category
 /// 10 whose seller lives in Oregon, Idaho or California, whichever of the two came first.
 pub fn q3(events: &DataStream<Event>) -> DataStream<(String, String, String, i64)> {
-    let sellers = people(events)
-        .filter(|person: &Person| matches!(person.state.as_str(), "OR" | "ID" | "CA"));
     let auctions = auctions(events).filter(|auction: &Auction| auction.category == 10);
-    sellers
+    people(events)
         .connect(&auctions)
         .key_by(
             |person: &Person| person.id,
@@ -102,10 +99,11 @@ pub fn q3(events: &DataStream<Event>) -> DataStream<(String, String, String, i64
 #[derive(Clone)]
 struct SellerJoin;
 
-/// What a seller's key holds: the person once seen, and auctions that came before them.
+/// What a seller's key holds: the person once seen (`None` inside for a person who lives
+/// elsewhere: their auctions are dropped, not kept), and auctions that came before them.
 #[derive(Default, Serialize, Deserialize)]
 struct SellerState {
-    person: Option<(String, String, String)>,
+    person: Option<Option<(String, String, String)>>,
     waiting: Vec<i64>,
 }
 
@@ -119,7 +117,12 @@ impl KeyedCoProcessFunction<i64, Person, Auction, (String, String, String, i64)>
         out: &mut Collector<'_, (String, String, String, i64)>,
     ) -> Result<(), BoxError> {
         let state = ctx.state();
-        for auction in std::mem::take(&mut state.waiting) {
+        let waiting = std::mem::take(&mut state.waiting);
+        if !matches!(person.state.as_str(), "OR" | "ID" | "CA") {
+            state.person = Some(None);
+            return Ok(());
+        }
+        for auction in waiting {
             out.collect((
                 person.name.clone(),
                 person.city.clone(),
@@ -127,7 +130,7 @@ impl KeyedCoProcessFunction<i64, Person, Auction, (String, String, String, i64)>
                 auction,
             ));
         }
-        state.person = Some((person.name, person.city, person.state));
+        state.person = Some(Some((person.name, person.city, person.state)));
         Ok(())
     }
 
@@ -139,9 +142,10 @@ impl KeyedCoProcessFunction<i64, Person, Auction, (String, String, String, i64)>
     ) -> Result<(), BoxError> {
         let state = ctx.state();
         match &state.person {
-            Some((name, city, region)) => {
+            Some(Some((name, city, region))) => {
                 out.collect((name.clone(), city.clone(), region.clone(), auction.id))
             }
+            Some(None) => {}
             None => state.waiting.push(auction.id),
         }
         Ok(())
@@ -161,8 +165,8 @@ pub fn q4(events: &DataStream<Event>) -> DataStream<(i64, i64)> {
         .process(AveragePerCategory)
 }
 
-/// Keeps an auction's highest bid made while it was open; emits `(category, auction, price)`
-/// whenever that rises.
+/// Keeps an auction's highest bid made while it was open; emits `(category, previous highest
+/// or 0, new highest)` whenever that rises.
 #[derive(Clone)]
 struct WinningBid;
 
@@ -175,19 +179,25 @@ struct OpenAuction {
     highest: Option<i64>,
     /// Price and time of bids seen before the auction.
     early: Vec<(i64, i64)>,
+    /// The auction has closed: later bids are dropped (all that is kept of it).
+    closed: bool,
 }
 
 impl OpenAuction {
-    /// Counts a bid of `price` made at `time`; the auction's category if it is the new highest.
-    fn bid(&mut self, price: i64, time: i64) -> Option<i64> {
+    /// Counts a bid of `price` made at `time`; `(category, previous highest or 0)` if it is
+    /// the new highest.
+    fn bid(&mut self, price: i64, time: i64) -> Option<(i64, i64)> {
+        if self.closed {
+            return None;
+        }
         let Some((category, opened, expires)) = self.auction else {
             self.early.push((price, time));
             return None;
         };
         let open = (opened..=expires).contains(&time);
         if open && self.highest.is_none_or(|highest| price > highest) {
-            self.highest = Some(price);
-            return Some(category);
+            let previous = self.highest.replace(price).unwrap_or(0);
+            return Some((category, previous));
         }
         None
     }
@@ -204,13 +214,16 @@ impl KeyedCoProcessFunction<i64, Auction, Bid, (i64, i64, i64)> for WinningBid {
     ) -> Result<(), BoxError> {
         let state = ctx.state();
         state.auction = Some((auction.category, auction.date_time, auction.expires));
-        let mut raised = None;
+        let mut raised = false;
         for (price, time) in std::mem::take(&mut state.early) {
-            raised = state.bid(price, time).or(raised);
+            raised |= state.bid(price, time).is_some();
         }
-        if let (Some(category), Some(price)) = (raised, state.highest) {
-            out.collect((category, auction.id, price));
+        if let (true, Some(price)) = (raised, state.highest) {
+            out.collect((auction.category, 0, price));
         }
+        // Once the auction has closed only that fact is kept: later bids never count.
+        ctx.timer_service()
+            .register_event_time_timer(auction.expires);
         Ok(())
     }
 
@@ -220,32 +233,47 @@ impl KeyedCoProcessFunction<i64, Auction, Bid, (i64, i64, i64)> for WinningBid {
         ctx: &mut KeyedContext<'_, i64, OpenAuction>,
         out: &mut Collector<'_, (i64, i64, i64)>,
     ) -> Result<(), BoxError> {
-        if let Some(category) = ctx.state().bid(bid.price, bid.date_time) {
-            out.collect((category, bid.auction, bid.price));
+        if let Some((category, previous)) = ctx.state().bid(bid.price, bid.date_time) {
+            out.collect((category, previous, bid.price));
         }
+        Ok(())
+    }
+
+    fn on_timer(
+        &mut self,
+        _timestamp: i64,
+        ctx: &mut KeyedContext<'_, i64, OpenAuction>,
+        _out: &mut Collector<'_, (i64, i64, i64)>,
+    ) -> Result<(), BoxError> {
+        *ctx.state() = OpenAuction {
+            closed: true,
+            ..OpenAuction::default()
+        };
         Ok(())
     }
 }
 
-/// Averages the winning bids of a category's auctions, emitting the average when it changes.
+/// Averages the winning bids of a category's auctions (their sum and number), emitting the
+/// average when it changes.
 #[derive(Clone)]
 struct AveragePerCategory;
 
 impl KeyedProcessFunction<i64, (i64, i64, i64), (i64, i64)> for AveragePerCategory {
-    /// Winning bid per auction, and their sum.
-    type State = (BTreeMap<i64, i64>, i64);
+    /// The sum of the winning bids, and how many auctions have one.
+    type State = (i64, i64);
 
     fn process_element(
         &mut self,
-        (category, auction, price): (i64, i64, i64),
-        ctx: &mut KeyedContext<'_, i64, (BTreeMap<i64, i64>, i64)>,
+        (category, previous, price): (i64, i64, i64),
+        ctx: &mut KeyedContext<'_, i64, (i64, i64)>,
         out: &mut Collector<'_, (i64, i64)>,
     ) -> Result<(), BoxError> {
-        let (winning, sum) = ctx.state();
-        let before = winning.insert(auction, price).unwrap_or(0);
-        *sum += price - before;
-        let average = *sum / winning.len() as i64;
-        out.collect((category, average));
+        let (sum, auctions) = ctx.state();
+        *sum += price - previous;
+        if previous == 0 {
+            *auctions += 1;
+        }
+        out.collect((category, *sum / *auctions));
         Ok(())
     }
 }
@@ -428,7 +456,7 @@ pub fn q8(events: &DataStream<Event>) -> DataStream<(i64, String, i64)> {
 }
 
 /// q11, user sessions: `(bidder, bids, session start, session end)` per bidder and session
-/// (bids less than 10 s apart).
+/// (bids at most 10 s apart, as Flink merges sessions that touch).
 pub fn q11(events: &DataStream<Event>) -> DataStream<(i64, u64, i64, i64)> {
     bids(events)
         .key_by(|bid: &Bid| bid.bidder)

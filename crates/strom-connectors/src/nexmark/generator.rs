@@ -5,9 +5,14 @@
 //! and the same id always gives the same event. Bids pick "hot" auctions and bidders most of
 //! the time and otherwise recent ones; auctions are sold by hot or recent people.
 //!
-//! Bids carry Flink's `channel` and `url` fields (Beam's have none), drawn after the price
-//! from the same random numbers; Flink draws them from an unseeded generator, so only their
-//! shape matches Flink's.
+//! Where Beam and Flink differ (see `docs/nexmark-generator.md`), Strom takes:
+//! - Beam's seeding: one `java.util.Random` per event, seeded with its id (Flink shares one
+//!   unseeded generator, so its events cannot be reproduced);
+//! - Beam's start: event id 0 (a person) at 2015-07-15 00:00 UTC (Flink starts at id 2 and the
+//!   current time);
+//! - bidders offset once (Flink adds the person-id offset to bidders twice);
+//! - Flink's bid fields `channel` and `url` (Beam's bids have none), drawn after the price from
+//!   the same random numbers, so only their shape matches Flink's.
 
 use strom_core::Timestamp;
 

@@ -227,30 +227,35 @@ pub fn format_utc(millis: Timestamp) -> String {
     )
 }
 
-/// Reads `yyyy-MM-dd HH:mm:ss[.fraction]` (UTC) as milliseconds since the epoch.
+/// Reads `yyyy-MM-dd HH:mm:ss[.fraction]` (UTC) as milliseconds since the epoch; `None` for
+/// anything else (signs, impossible dates, out-of-range fields).
 pub fn parse_utc(text: &str) -> Option<Timestamp> {
+    // Unsigned decimal digits only, at most `max`.
+    let number = |part: &str, max: i64| -> Option<i64> {
+        if part.is_empty() || part.len() > 4 || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        part.parse().ok().filter(|value| *value <= max)
+    };
     let (date, time) = text.trim().split_once([' ', 'T'])?;
-    let mut date_parts = date.splitn(3, '-').map(|part| part.parse::<i64>().ok());
-    let (year, month, day) = (
-        date_parts.next()??,
-        date_parts.next()??,
-        date_parts.next()??,
-    );
+    let mut date_parts = date.splitn(3, '-');
+    let year = number(date_parts.next()?, 9999)?;
+    let month = number(date_parts.next()?, 12)?;
+    let day = number(date_parts.next()?, 31)?;
     let (clock, fraction) = time.split_once('.').unwrap_or((time, ""));
-    let mut clock_parts = clock.splitn(3, ':').map(|part| part.parse::<i64>().ok());
-    let (hour, minute, second) = (
-        clock_parts.next()??,
-        clock_parts.next()??,
-        clock_parts.next()??,
-    );
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+    let mut clock_parts = clock.splitn(3, ':');
+    let hour = number(clock_parts.next()?, 23)?;
+    let minute = number(clock_parts.next()?, 59)?;
+    let second = number(clock_parts.next()?, 59)?;
+    if month == 0 || day == 0 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    if second > 60 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+    // The day must exist in its month (a date that round-trips).
+    let days = days_from_civil(year, month, day);
+    if civil_from_days(days) != (year, month, day) {
         return None;
     }
     let millis: i64 = format!("{fraction:0<3}")[..3].parse().ok()?;
-    let days = days_from_civil(year, month, day);
     Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis)
 }
 
@@ -269,8 +274,17 @@ mod tests {
         }
         assert_eq!(parse_utc("2015-07-15 00:00:01"), Some(1_436_918_401_000));
         assert_eq!(parse_utc("2015-07-15 00:00:01.5"), Some(1_436_918_401_500));
-        assert_eq!(parse_utc("2015-13-15 00:00:01"), None);
-        assert_eq!(parse_utc("yesterday"), None);
+        for wrong in [
+            "2015-13-15 00:00:01",
+            "2015-02-31 00:00:00",
+            "2015-07-15 -5:00:00",
+            "2015-07-15 +3:00:00",
+            "2015-07-15 00:00:-9223372036854775808",
+            "99999999999-07-15 00:00:00",
+            "yesterday",
+        ] {
+            assert_eq!(parse_utc(wrong), None, "{wrong}");
+        }
     }
 
     #[test]
