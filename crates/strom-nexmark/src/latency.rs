@@ -77,9 +77,7 @@ impl LatencyWriter {
             }
         }
     }
-}
 
-impl LatencyWriter {
     fn hand_over(&mut self) {
         self.sink
             .samples

@@ -40,8 +40,8 @@ fn all_bids() -> Vec<Bid> {
         .collect()
 }
 
-/// Runs `query` on the generated events and returns its results, sorted.
-fn run<T: StreamData + Ord>(query: fn(&DataStream<Event>) -> DataStream<T>) -> Vec<T> {
+/// Runs `query` on the generated events and returns its results as they arrived.
+fn collect<T: StreamData>(query: fn(&DataStream<Event>) -> DataStream<T>) -> Vec<T> {
     let env = StreamExecutionEnvironment::get_execution_environment();
     env.set_parallelism(READERS);
     let events = env.from_source(
@@ -49,9 +49,12 @@ fn run<T: StreamData + Ord>(query: fn(&DataStream<Event>) -> DataStream<T>) -> V
         WatermarkStrategy::for_monotonous_timestamps(),
         "Nexmark",
     );
-    let mut results = query(&events).execute_and_collect().unwrap();
-    results.sort();
-    results
+    query(&events).execute_and_collect().unwrap()
+}
+
+/// Runs `query` on the generated events and returns its results, sorted.
+fn run<T: StreamData + Ord>(query: fn(&DataStream<Event>) -> DataStream<T>) -> Vec<T> {
+    sorted(collect(query))
 }
 
 fn sorted<T: Ord>(mut values: Vec<T>) -> Vec<T> {
@@ -263,14 +266,7 @@ fn q4_averages_the_winning_bids_per_category() {
         .collect();
     // The updating result's last value per category is the final average (one subtask owns
     // a category, and its updates arrive in order).
-    let env = StreamExecutionEnvironment::get_execution_environment();
-    env.set_parallelism(READERS);
-    let events = env.from_source(
-        NexmarkSource::new(Some(EVENTS)).with_config(config()),
-        WatermarkStrategy::for_monotonous_timestamps(),
-        "Nexmark",
-    );
-    let updates = strom_nexmark::q4(&events).execute_and_collect().unwrap();
+    let updates = collect(strom_nexmark::q4);
     let last: BTreeMap<i64, i64> = updates.into_iter().collect();
     assert_eq!(expected.len(), 5);
     assert_eq!(last, expected);
