@@ -102,21 +102,26 @@ fn events_written_as_json_lines_read_back_equal() {
     assert_eq!(read.len(), 2_000);
     assert!(read == expected, "events read back differ");
 
-    // A line that is not an event fails the job, naming the file.
+    // A line that is not an event, or not UTF-8, fails the job, naming the file.
     let bad = dir.join("bad.json");
-    std::fs::write(&bad, "{\"event_type\":7}\n").unwrap();
-    let env = StreamExecutionEnvironment::get_execution_environment();
-    env.from_source(
-        JsonLinesSource::<Event>::new(&bad),
-        WatermarkStrategy::no_watermarks(),
-        "Events",
-    )
-    .sink_to(DiscardingSink::new());
-    let error = env.execute("bad events").unwrap_err().to_string();
+    let read_error = |contents: &[u8]| {
+        std::fs::write(&bad, contents).unwrap();
+        let env = StreamExecutionEnvironment::get_execution_environment();
+        env.from_source(
+            JsonLinesSource::<Event>::new(&bad),
+            WatermarkStrategy::no_watermarks(),
+            "Events",
+        )
+        .sink_to(DiscardingSink::new());
+        env.execute("bad events").unwrap_err().to_string()
+    };
+    let error = read_error(b"{\"event_type\":7}\n");
     assert!(
         error.contains("bad.json: a line is not the JSON expected"),
         "{error}"
     );
+    let error = read_error(b"{\"event_type\":\xff}\n");
+    assert!(error.contains("bad.json: a line is not UTF-8"), "{error}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -143,6 +143,94 @@ struct OpenSplit {
     position: u64,
 }
 
+impl TextFileReader {
+    /// Decodes the next lines of the split into `output` until it is full or the split ends.
+    /// Lines are handed to `decode` as they lie in the read buffer, without their `\n` or
+    /// `\r\n` and without being copied, so a format decodes straight from the file's bytes;
+    /// `decode` may skip a line by returning `None`.
+    pub(crate) fn read_lines<T>(
+        &mut self,
+        output: &mut SourceOutput<T>,
+        mut decode: impl FnMut(&[u8]) -> Result<Option<T>, BoxError>,
+    ) -> Result<ReaderStatus, BoxError> {
+        let Some(open) = self.current.as_mut() else {
+            return Ok(ReaderStatus::EndOfSplit);
+        };
+        let mut emit = |line: &[u8], output: &mut SourceOutput<T>| -> Result<(), BoxError> {
+            if let Some(value) = decode(line.strip_suffix(b"\r").unwrap_or(line))? {
+                output.collect(value);
+            }
+            Ok(())
+        };
+        while !output.is_full() {
+            // Only line starts are compared with the split's end: a line that started before
+            // the end is ours however far it runs.
+            if self.partial.is_empty() && open.position >= open.split.end {
+                self.current = None;
+                return Ok(ReaderStatus::EndOfSplit);
+            }
+            let available = open
+                .reader
+                .fill_buf()
+                .map_err(|e| ConnectorError::io(&open.split.path, e))?;
+            if available.is_empty() {
+                if !self.partial.is_empty() {
+                    emit(&self.partial, output)?;
+                    self.partial.clear();
+                }
+                self.current = None;
+                return Ok(ReaderStatus::EndOfSplit);
+            }
+            if !self.partial.is_empty() {
+                // Finish the line that crossed the buffer's end.
+                match memchr::memchr(b'\n', available) {
+                    Some(newline) => {
+                        self.partial.extend_from_slice(&available[..newline]);
+                        emit(&self.partial, output)?;
+                        self.partial.clear();
+                        open.reader.consume(newline + 1);
+                        open.position += newline as u64 + 1;
+                    }
+                    None => {
+                        let n = available.len();
+                        self.partial.extend_from_slice(available);
+                        open.reader.consume(n);
+                        open.position += n as u64;
+                    }
+                }
+                continue;
+            }
+            // Whole lines straight from the buffer, as many as the output takes.
+            let mut used = 0;
+            let mut past_end = false;
+            while !output.is_full() {
+                if open.position + used as u64 >= open.split.end {
+                    past_end = true;
+                    break;
+                }
+                match memchr::memchr(b'\n', &available[used..]) {
+                    Some(newline) => {
+                        emit(&available[used..used + newline], output)?;
+                        used += newline + 1;
+                    }
+                    None => {
+                        self.partial.extend_from_slice(&available[used..]);
+                        used = available.len();
+                        break;
+                    }
+                }
+            }
+            open.reader.consume(used);
+            open.position += used as u64;
+            if past_end {
+                self.current = None;
+                return Ok(ReaderStatus::EndOfSplit);
+            }
+        }
+        Ok(ReaderStatus::MoreAvailable)
+    }
+}
+
 impl SourceReader<String, FileSplit> for TextFileReader {
     fn start_split(&mut self, split: FileSplit) -> Result<(), BoxError> {
         let file = File::open(&split.path).map_err(|e| ConnectorError::io(&split.path, e))?;
@@ -169,51 +257,7 @@ impl SourceReader<String, FileSplit> for TextFileReader {
     }
 
     fn poll_next(&mut self, output: &mut SourceOutput<String>) -> Result<ReaderStatus, BoxError> {
-        let Some(open) = self.current.as_mut() else {
-            return Ok(ReaderStatus::EndOfSplit);
-        };
-        while !output.is_full() {
-            // Only line starts are compared with the split's end: a line that started before
-            // the end is ours however far it runs.
-            if self.partial.is_empty() && open.position >= open.split.end {
-                self.current = None;
-                return Ok(ReaderStatus::EndOfSplit);
-            }
-            let available = open
-                .reader
-                .fill_buf()
-                .map_err(|e| ConnectorError::io(&open.split.path, e))?;
-            if available.is_empty() {
-                if !self.partial.is_empty() {
-                    output.collect(decode_line(&self.partial));
-                    self.partial.clear();
-                }
-                self.current = None;
-                return Ok(ReaderStatus::EndOfSplit);
-            }
-            match memchr::memchr(b'\n', available) {
-                Some(newline) => {
-                    let line = if self.partial.is_empty() {
-                        decode_line(&available[..newline])
-                    } else {
-                        self.partial.extend_from_slice(&available[..newline]);
-                        let line = decode_line(&self.partial);
-                        self.partial.clear();
-                        line
-                    };
-                    output.collect(line);
-                    open.reader.consume(newline + 1);
-                    open.position += newline as u64 + 1;
-                }
-                None => {
-                    let n = available.len();
-                    self.partial.extend_from_slice(available);
-                    open.reader.consume(n);
-                    open.position += n as u64;
-                }
-            }
-        }
-        Ok(ReaderStatus::MoreAvailable)
+        self.read_lines(output, |line| Ok(Some(decode_line(line))))
     }
 
     fn snapshot_state(&mut self) -> Result<Option<FileSplit>, BoxError> {
@@ -227,9 +271,8 @@ impl SourceReader<String, FileSplit> for TextFileReader {
     }
 }
 
-/// A line without its `\r\n` or `\n`; invalid UTF-8 is replaced, never a reason to fail.
+/// A line as text; invalid UTF-8 is replaced, never a reason to fail.
 fn decode_line(bytes: &[u8]) -> String {
-    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
     match std::str::from_utf8(bytes) {
         Ok(text) => text.to_owned(),
         Err(_) => String::from_utf8_lossy(bytes).into_owned(),
@@ -406,6 +449,44 @@ mod tests {
                 assert_eq!(lines, expected, "cuts at {cut} and {second_cut}");
             }
         }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn lines_across_read_buffers_and_a_restart_are_read_once() {
+        let dir = std::env::temp_dir().join(format!("strom-file-buffers-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("input.txt");
+        // About 12 MB of lines of many lengths, so lines cross many 1 MB read buffers.
+        let expected: Vec<String> = (0..200_000)
+            .map(|i| format!("line-{i}-{}", "x".repeat(i % 97)))
+            .collect();
+        std::fs::write(&path, expected.join("\n") + "\n").unwrap();
+        let len = std::fs::metadata(&path).unwrap().len();
+        let mut lines = Vec::new();
+        for (start, end) in [(0, 5_000_003), (5_000_003, 9_000_017), (9_000_017, len)] {
+            let split = FileSplit {
+                path: path.clone(),
+                start,
+                end,
+            };
+            // Read past the first buffer, then resume from the reader's snapshot in a new reader.
+            let mut reader = TextFileReader {
+                current: None,
+                partial: Vec::new(),
+            };
+            reader.start_split(split).unwrap();
+            let mut output = SourceOutput::new(64);
+            for _ in 0..300 {
+                let status = reader.poll_next(&mut output).unwrap();
+                lines.extend(output.take().into_iter().map(|r| r.value));
+                assert_eq!(status, ReaderStatus::MoreAvailable, "the split ended early");
+            }
+            let rest = reader.snapshot_state().unwrap().expect("a split is open");
+            lines.extend(read_split(rest));
+        }
+        assert_eq!(lines.len(), expected.len());
+        assert!(lines == expected, "lines differ from the file's");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -5,7 +5,7 @@
 //! [`JsonLinesEncoder`] writes records as JSON lines through the `FileSink`.
 
 use std::marker::PhantomData;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -15,9 +15,6 @@ use strom_runtime::source::{Boundedness, ReaderStatus, Source, SourceOutput, Sou
 
 use crate::file::{FileSplit, TextFileReader, TextFileSource};
 use crate::file_sink::Encoder;
-
-/// Lines read from the text source at a time before they are decoded.
-const LINES_PER_POLL: usize = 1024;
 
 /// Reads JSON lines from a file or a directory into values of `T`.
 pub struct JsonLinesSource<T> {
@@ -50,17 +47,15 @@ impl<T: DeserializeOwned + Send + 'static> Source<T> for JsonLinesSource<T> {
     fn create_reader(&self, ctx: &OperatorContext) -> Result<JsonLinesReader<T>, BoxError> {
         Ok(JsonLinesReader {
             lines: Source::<String>::create_reader(&self.text, ctx)?,
-            buffer: SourceOutput::new(LINES_PER_POLL),
             file: None,
             _type: PhantomData,
         })
     }
 }
 
-/// Reads lines with the text reader and decodes them.
+/// Decodes the text reader's lines where they lie in its buffer.
 pub struct JsonLinesReader<T> {
     lines: TextFileReader,
-    buffer: SourceOutput<String>,
     /// The file being read, for messages.
     file: Option<PathBuf>,
     _type: PhantomData<fn() -> T>,
@@ -73,25 +68,23 @@ impl<T: DeserializeOwned + Send> SourceReader<T, FileSplit> for JsonLinesReader<
     }
 
     fn poll_next(&mut self, output: &mut SourceOutput<T>) -> Result<ReaderStatus, BoxError> {
-        let status = self.lines.poll_next(&mut self.buffer)?;
-        for record in self.buffer.take() {
-            let line = record.value.trim();
+        let file = self.file.as_deref().unwrap_or(Path::new("?"));
+        self.lines.read_lines(output, |bytes| {
+            let line = std::str::from_utf8(bytes)
+                .map_err(|error| format!("{}: a line is not UTF-8 ({error})", file.display()))?
+                .trim();
             if line.is_empty() {
-                continue;
+                return Ok(None);
             }
-            let value = serde_json::from_str(line).map_err(|error| {
+            serde_json::from_str(line).map(Some).map_err(|error| {
                 let shown: String = line.chars().take(120).collect();
                 format!(
                     "{}: a line is not the JSON expected ({error}): {shown}",
-                    self.file
-                        .as_deref()
-                        .unwrap_or(std::path::Path::new("?"))
-                        .display()
+                    file.display()
                 )
-            })?;
-            output.collect(value);
-        }
-        Ok(status)
+                .into()
+            })
+        })
     }
 
     fn snapshot_state(&mut self) -> Result<Option<FileSplit>, BoxError> {
