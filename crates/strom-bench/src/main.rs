@@ -56,7 +56,7 @@ enum Benchmark {
     },
     /// A Nexmark query (or all of them) over generated events into a counting blackhole.
     Nexmark {
-        /// The query: q0, q1, q2, q3, q4, q5, q7, q8 or q11.
+        /// The query: q0 to q8 or q11.
         #[arg(long, default_value = "q0")]
         query: String,
         /// Runs every query, one line each.

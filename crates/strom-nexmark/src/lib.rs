@@ -11,19 +11,23 @@
 //! | q3 | local item suggestion: sellers in OR, ID or CA of auctions in category 10 (a join) |
 //! | q4 | average price per category: the mean winning bid of each category's auctions |
 //! | q5 | hot items: the auctions with the most bids per 10 s window sliding by 2 s |
+//! | q6 | average selling price by seller: the mean winning bid of each seller's last 10 closed auctions |
 //! | q7 | highest bid: the bids with the highest price per 10 s window |
 //! | q8 | monitor new users: people who registered and sold in the same 10 s window |
 //! | q11 | user sessions: bids per bidder per session (10 s gap) |
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 pub mod latency;
+pub mod winning_bid;
 
 use serde::{Deserialize, Serialize};
 use strom::connectors::nexmark::{Auction, Bid, Event, Person};
 use strom::core::format::Printable;
 use strom::core::StreamData;
 use strom::prelude::*;
+use winning_bid::{winning_bids, Report, WinningBidChange};
 
 /// Window sizes of Flink's Nexmark queries (the originals' hours scaled to seconds, as there).
 const WINDOW: Duration = Duration::from_secs(10);
@@ -157,100 +161,9 @@ impl KeyedCoProcessFunction<i64, Person, Auction, (String, String, String, i64)>
 /// average)` is emitted again whenever it changes (Flink's updating result; the average of
 /// whole cents, rounded down, as Flink's `AVG` of a `BIGINT`).
 pub fn q4(events: &DataStream<Event>) -> DataStream<(i64, i64)> {
-    auctions(events)
-        .connect(&bids(events))
-        .key_by(|auction: &Auction| auction.id, |bid: &Bid| bid.auction)
-        .process(WinningBid)
-        .key_by(|(category, _, _): &(i64, i64, i64)| *category)
+    winning_bids(events, Report::RisesByCategory)
+        .key_by(|change: &WinningBidChange| change.group)
         .process(AveragePerCategory)
-}
-
-/// Keeps an auction's highest bid made while it was open; emits `(category, previous highest
-/// or 0, new highest)` whenever that rises.
-#[derive(Clone)]
-struct WinningBid;
-
-/// An auction as q4 needs it, its highest bid so far, and bids that came before it (the two
-/// inputs travel apart, so a bid may overtake its auction).
-#[derive(Default, Serialize, Deserialize)]
-struct OpenAuction {
-    /// Category, opening and closing time.
-    auction: Option<(i64, i64, i64)>,
-    highest: Option<i64>,
-    /// Price and time of bids seen before the auction.
-    early: Vec<(i64, i64)>,
-    /// The auction has closed: later bids are dropped (all that is kept of it).
-    closed: bool,
-}
-
-impl OpenAuction {
-    /// Counts a bid of `price` made at `time`; `(category, previous highest or 0)` if it is
-    /// the new highest.
-    fn bid(&mut self, price: i64, time: i64) -> Option<(i64, i64)> {
-        if self.closed {
-            return None;
-        }
-        let Some((category, opened, expires)) = self.auction else {
-            self.early.push((price, time));
-            return None;
-        };
-        let open = (opened..=expires).contains(&time);
-        if open && self.highest.is_none_or(|highest| price > highest) {
-            let previous = self.highest.replace(price).unwrap_or(0);
-            return Some((category, previous));
-        }
-        None
-    }
-}
-
-impl KeyedCoProcessFunction<i64, Auction, Bid, (i64, i64, i64)> for WinningBid {
-    type State = OpenAuction;
-
-    fn process_element1(
-        &mut self,
-        auction: Auction,
-        ctx: &mut KeyedContext<'_, i64, OpenAuction>,
-        out: &mut Collector<'_, (i64, i64, i64)>,
-    ) -> Result<(), BoxError> {
-        let state = ctx.state();
-        state.auction = Some((auction.category, auction.date_time, auction.expires));
-        let mut raised = false;
-        for (price, time) in std::mem::take(&mut state.early) {
-            raised |= state.bid(price, time).is_some();
-        }
-        if let (true, Some(price)) = (raised, state.highest) {
-            out.collect((auction.category, 0, price));
-        }
-        // Once the auction has closed only that fact is kept: later bids never count.
-        ctx.timer_service()
-            .register_event_time_timer(auction.expires);
-        Ok(())
-    }
-
-    fn process_element2(
-        &mut self,
-        bid: Bid,
-        ctx: &mut KeyedContext<'_, i64, OpenAuction>,
-        out: &mut Collector<'_, (i64, i64, i64)>,
-    ) -> Result<(), BoxError> {
-        if let Some((category, previous)) = ctx.state().bid(bid.price, bid.date_time) {
-            out.collect((category, previous, bid.price));
-        }
-        Ok(())
-    }
-
-    fn on_timer(
-        &mut self,
-        _timestamp: i64,
-        ctx: &mut KeyedContext<'_, i64, OpenAuction>,
-        _out: &mut Collector<'_, (i64, i64, i64)>,
-    ) -> Result<(), BoxError> {
-        *ctx.state() = OpenAuction {
-            closed: true,
-            ..OpenAuction::default()
-        };
-        Ok(())
-    }
 }
 
 /// Averages the winning bids of a category's auctions (their sum and number), emitting the
@@ -258,22 +171,91 @@ impl KeyedCoProcessFunction<i64, Auction, Bid, (i64, i64, i64)> for WinningBid {
 #[derive(Clone)]
 struct AveragePerCategory;
 
-impl KeyedProcessFunction<i64, (i64, i64, i64), (i64, i64)> for AveragePerCategory {
+impl KeyedProcessFunction<i64, WinningBidChange, (i64, i64)> for AveragePerCategory {
     /// The sum of the winning bids, and how many auctions have one.
     type State = (i64, i64);
 
     fn process_element(
         &mut self,
-        (category, previous, price): (i64, i64, i64),
+        change: WinningBidChange,
         ctx: &mut KeyedContext<'_, i64, (i64, i64)>,
         out: &mut Collector<'_, (i64, i64)>,
     ) -> Result<(), BoxError> {
         let (sum, auctions) = ctx.state();
-        *sum += price - previous;
-        if previous == 0 {
+        *sum += change.price - change.previous;
+        if change.previous == 0 {
             *auctions += 1;
         }
-        out.collect((category, *sum / *auctions));
+        out.collect((change.group, *sum / *auctions));
+        Ok(())
+    }
+}
+
+/// How many of a seller's latest closed auctions q6 averages.
+const Q6_AUCTIONS: usize = 10;
+
+/// q6, average selling price by seller: whenever one of a seller's auctions closes with a
+/// winning bid, `(seller, average)` of the winning bids of the seller's last 10 closed
+/// auctions (whole cents, rounded down), as the Nexmark benchmark defines it. Auctions count
+/// in the order they closed (expiry, then id), whatever the parallelism.
+pub fn q6(events: &DataStream<Event>) -> DataStream<(i64, i64)> {
+    winning_bids(events, Report::ClosesBySeller)
+        .key_by(|change: &WinningBidChange| change.group)
+        .process(AverageOfLatestAuctions)
+}
+
+/// Keeps a seller's latest winning bids; closed auctions wait until the watermark has passed
+/// their expiry, so that those from every upstream subtask are taken in the order they closed.
+#[derive(Clone)]
+struct AverageOfLatestAuctions;
+
+/// A seller's closed auctions not yet counted `(expiry, auction, price)`, and the winning
+/// prices of the latest counted ones, oldest first.
+#[derive(Default, Serialize, Deserialize)]
+struct SellerPrices {
+    closed: Vec<(i64, i64, i64)>,
+    latest: VecDeque<i64>,
+}
+
+impl KeyedProcessFunction<i64, WinningBidChange, (i64, i64)> for AverageOfLatestAuctions {
+    type State = SellerPrices;
+
+    fn process_element(
+        &mut self,
+        change: WinningBidChange,
+        ctx: &mut KeyedContext<'_, i64, SellerPrices>,
+        _out: &mut Collector<'_, (i64, i64)>,
+    ) -> Result<(), BoxError> {
+        // Winning bids are timestamped with their auction's expiry.
+        let expires = ctx.timestamp().unwrap_or(i64::MIN);
+        ctx.state()
+            .closed
+            .push((expires, change.auction, change.price));
+        ctx.timer_service().register_event_time_timer(expires);
+        Ok(())
+    }
+
+    fn on_timer(
+        &mut self,
+        timestamp: i64,
+        ctx: &mut KeyedContext<'_, i64, SellerPrices>,
+        out: &mut Collector<'_, (i64, i64)>,
+    ) -> Result<(), BoxError> {
+        let seller = *ctx.get_current_key();
+        let state = ctx.state();
+        let (mut due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut state.closed)
+            .into_iter()
+            .partition(|(expires, _, _)| *expires <= timestamp);
+        state.closed = waiting;
+        due.sort_unstable();
+        for (_, _, price) in due {
+            if state.latest.len() == Q6_AUCTIONS {
+                state.latest.pop_front();
+            }
+            state.latest.push_back(price);
+            let sum: i64 = state.latest.iter().sum();
+            out.collect((seller, sum / state.latest.len() as i64));
+        }
         Ok(())
     }
 }
@@ -465,7 +447,7 @@ pub fn q11(events: &DataStream<Event>) -> DataStream<(i64, u64, i64, i64)> {
 }
 
 /// The queries by name, each returning how many results it produced into a counting sink.
-pub const QUERIES: [&str; 9] = ["q0", "q1", "q2", "q3", "q4", "q5", "q7", "q8", "q11"];
+pub const QUERIES: [&str; 10] = ["q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q11"];
 
 /// Where a query's results go.
 #[derive(Clone, Copy)]
@@ -502,6 +484,7 @@ pub fn add_query(
         "q3" => finish(q3(events), results),
         "q4" => finish(q4(events), results),
         "q5" => finish(q5(events), results),
+        "q6" => finish(q6(events), results),
         "q7" => finish(q7(events), results),
         "q8" => finish(q8(events), results),
         "q11" => finish(q11(events), results),

@@ -235,30 +235,38 @@ fn q8_finds_people_who_registered_and_sold_in_the_same_window() {
     assert_eq!(run(strom_nexmark::q8), sorted(expected));
 }
 
-#[test]
-fn q4_averages_the_winning_bids_per_category() {
-    let events = all_events();
+/// Each auction `(id, category, seller, expires)` with its winning price: the highest of the
+/// bids made while it was open.
+fn winning_prices() -> Vec<((i64, i64, i64, i64), i64)> {
     let mut auctions = BTreeMap::new();
-    for event in &events {
+    for event in all_events() {
         if let Event::Auction(a) = event {
-            auctions.insert(a.id, (a.category, a.date_time, a.expires));
+            auctions.insert(a.id, a);
         }
     }
     let mut winning: BTreeMap<i64, i64> = BTreeMap::new();
     for bid in all_bids() {
-        if let Some(&(_, opened, expires)) = auctions.get(&bid.auction) {
-            if (opened..=expires).contains(&bid.date_time) {
+        if let Some(auction) = auctions.get(&bid.auction) {
+            if (auction.date_time..=auction.expires).contains(&bid.date_time) {
                 let best = winning.entry(bid.auction).or_insert(bid.price);
                 *best = (*best).max(bid.price);
             }
         }
     }
+    winning
+        .into_iter()
+        .map(|(id, price)| {
+            let a = &auctions[&id];
+            ((id, a.category, a.seller, a.expires), price)
+        })
+        .collect()
+}
+
+#[test]
+fn q4_averages_the_winning_bids_per_category() {
     let mut per_category: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
-    for (auction, price) in winning {
-        per_category
-            .entry(auctions[&auction].0)
-            .or_default()
-            .push(price);
+    for ((_, category, _, _), price) in winning_prices() {
+        per_category.entry(category).or_default().push(price);
     }
     let expected: BTreeMap<i64, i64> = per_category
         .into_iter()
@@ -270,4 +278,36 @@ fn q4_averages_the_winning_bids_per_category() {
     let last: BTreeMap<i64, i64> = updates.into_iter().collect();
     assert_eq!(expected.len(), 5);
     assert_eq!(last, expected);
+}
+
+#[test]
+fn q6_averages_each_sellers_last_ten_closed_auctions() {
+    // Each seller's closed auctions in the order they closed: expiry, then id.
+    let mut per_seller: BTreeMap<i64, Vec<(i64, i64, i64)>> = BTreeMap::new();
+    for ((id, _, seller, expires), price) in winning_prices() {
+        per_seller
+            .entry(seller)
+            .or_default()
+            .push((expires, id, price));
+    }
+    let mut expected: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for (seller, mut closed) in per_seller {
+        closed.sort();
+        let prices: Vec<i64> = closed.iter().map(|(_, _, price)| *price).collect();
+        let averages = (1..=prices.len()).map(|n| {
+            let latest = &prices[n.saturating_sub(10)..n];
+            latest.iter().sum::<i64>() / latest.len() as i64
+        });
+        expected.insert(seller, averages.collect());
+    }
+    // One subtask owns a seller, and its averages arrive in order.
+    let mut actual: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for (seller, average) in collect(strom_nexmark::q6) {
+        actual.entry(seller).or_default().push(average);
+    }
+    assert!(
+        expected.values().any(|averages| averages.len() > 10),
+        "some seller closes more than ten auctions"
+    );
+    assert_eq!(actual, expected);
 }
