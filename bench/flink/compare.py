@@ -2,8 +2,10 @@
 """Runs Nexmark queries on Strom and on Flink SQL over the same JSON-lines events and checks
 that both give the same results (as multisets of rows).
 
-Usage: bench/flink/compare.py EVENTS_DIR QUERY [QUERY ...]
-(build strom-bench first: cargo build --release -p strom-bench)
+Usage: [PARALLELISM=P] bench/flink/compare.py EVENTS_DIR QUERY [QUERY ...]
+(build strom-bench first: cargo build --release -p strom-bench). Both run at parallelism P
+(default 1); a directory of P files in event-time order (the Flink anchor's layout) gives each
+reader one file.
 
 Rows are compared field by field after putting both systems' text forms in one shape: Flink
 prints `+I[a, b]` and times as `2015-07-15T00:00:10.240`, Strom prints `(a,b)` and times as
@@ -21,8 +23,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # Queries whose results are updated as input comes (compared by their final rows per key).
 UPDATING = {"q4"}
 ROOT = os.path.dirname(os.path.dirname(HERE))
+PARALLELISM = os.environ.get("PARALLELISM", "1")
 TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
 DECIMAL = re.compile(r"^-?\d+\.\d+$")
+# Both systems' print sinks put `N> ` (the subtask) before each line at parallelism above 1.
+SUBTASK = re.compile(r"^\d+> ")
 
 
 def field(text):
@@ -39,10 +44,11 @@ def field(text):
 def strom_rows(query, events_dir):
     output = subprocess.run(
         [os.path.join(ROOT, "target/release/strom-bench"), "nexmark", "--query", query,
-         "--parallelism", "1", "--input", events_dir, "--print"],
+         "--parallelism", PARALLELISM, "--input", events_dir, "--print"],
         check=True, capture_output=True, text=True).stdout
     rows = []
     for line in output.splitlines():
+        line = SUBTASK.sub("", line)
         if line.startswith("(") and line.endswith(")"):
             fields = [field(f) for f in line[1:-1].split(",")]
             if query == "q5":
@@ -53,10 +59,11 @@ def strom_rows(query, events_dir):
 
 def flink_rows(query, events_dir):
     output = subprocess.run(
-        [os.path.join(HERE, "run.sh"), query, events_dir, "1", "0", "print"],
+        [os.path.join(HERE, "run.sh"), query, events_dir, PARALLELISM, "0", "print"],
         check=True, capture_output=True, text=True).stdout
+    lines = [SUBTASK.sub("", line) for line in output.splitlines()]
     changes = [(line[:2], tuple(field(f) for f in line[3:-1].split(", ")))
-               for line in output.splitlines() if re.match(r"^[+-][IUD]\[", line)]
+               for line in lines if re.match(r"^[+-][IUD]\[", line)]
     if query not in UPDATING:
         # The changelog applied as a multiset: inserts add rows, retractions take them away.
         rows = collections.Counter()

@@ -10,5 +10,5 @@ out=$(mktemp -d)
 javac -nowarn -cp "$lib/*" -d "$out" "$here"/NexmarkSql.java
 /usr/bin/time -f "flink peak_rss_mb=%M cpu_s=%U+%S" \
     java -Dlog4j.configurationFile="$here/../flink-semantics/log4j2.properties" -cp "$lib/*:$out" NexmarkSql "$@" 2>&1 \
-    | grep -E '^flink|peak_rss|Exception|^[+-][IUD]\[' | sed 's/peak_rss_mb=\([0-9]*\)/peak_rss_kb=\1/'
+    | grep -E '^flink|peak_rss|Exception|^([0-9]+> )?[+-][IUD]\[' | sed 's/peak_rss_mb=\([0-9]*\)/peak_rss_kb=\1/'
 rm -rf "$out"

@@ -1,10 +1,15 @@
 //! Text files: `read_text_file` reads a file or a directory as lines, and `write_as_text`
 //! writes one line per record.
 //!
-//! Reading is parallel even for a single file: every file is cut into byte ranges, and a
-//! range owns the lines that *start* inside it. A reader of `[start, end)` skips the partial
-//! line at `start` (the previous range owns it) and reads past `end` to finish its last line,
-//! so every line is read exactly once, whatever the cut.
+//! Reading is parallel even for a single file: when there are fewer files than readers, files
+//! are cut into byte ranges, and a range owns the lines that *start* inside it. A reader of
+//! `[start, end)` skips the partial line at `start` (the previous range owns it) and reads past
+//! `end` to finish its last line, so every line is read exactly once, whatever the cut.
+//!
+//! With at least as many files as readers, each file is read whole by one reader, as Flink
+//! reads local files. Files written in event-time order (one per writer, say) then keep their
+//! order: a reader never jumps back in time from the end of one range to the start of another
+//! file, which would make the events that follow late.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
@@ -102,14 +107,18 @@ impl Source<String> for TextFileSource {
         let mut files = Vec::new();
         list_files(&self.path, &mut files)?;
         let total: u64 = files.iter().map(|(_, len)| len).sum();
-        let split_bytes = total
-            .div_ceil(parallelism as u64 * SPLITS_PER_READER)
-            .max(MIN_SPLIT_BYTES);
+        let split_bytes = if files.len() >= parallelism {
+            u64::MAX
+        } else {
+            total
+                .div_ceil(parallelism as u64 * SPLITS_PER_READER)
+                .max(MIN_SPLIT_BYTES)
+        };
         let mut splits = Vec::new();
         for (path, len) in files {
             let mut start = 0;
             while start < len {
-                let end = (start + split_bytes).min(len);
+                let end = start.saturating_add(split_bytes).min(len);
                 splits.push(FileSplit {
                     path: path.clone(),
                     start,
@@ -487,6 +496,50 @@ mod tests {
         }
         assert_eq!(lines.len(), expected.len());
         assert!(lines == expected, "lines differ from the file's");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn files_are_cut_only_when_there_are_fewer_than_readers() {
+        let dir = std::env::temp_dir().join(format!("strom-file-cuts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let five_mb = "0123456789\n".repeat(5 << 20).into_bytes()[..5 << 20].to_vec();
+        for name in ["part-0.json", "part-1.json"] {
+            std::fs::write(dir.join(name), &five_mb).unwrap();
+        }
+        let ranges = |parallelism| {
+            let splits = TextFileSource::new(&dir)
+                .create_splits(parallelism)
+                .unwrap();
+            splits
+                .into_iter()
+                .map(|split| {
+                    let name = split
+                        .path
+                        .file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned();
+                    (name, split.start, split.end)
+                })
+                .collect::<Vec<_>>()
+        };
+        let whole = vec![
+            ("part-0.json".to_string(), 0, 5 << 20),
+            ("part-1.json".to_string(), 0, 5 << 20),
+        ];
+        assert_eq!(ranges(1), whole);
+        assert_eq!(ranges(2), whole);
+        // Four readers, two files: cut at 4 MB (the smallest range).
+        assert_eq!(
+            ranges(4),
+            vec![
+                ("part-0.json".to_string(), 0, 4 << 20),
+                ("part-0.json".to_string(), 4 << 20, 5 << 20),
+                ("part-1.json".to_string(), 0, 4 << 20),
+                ("part-1.json".to_string(), 4 << 20, 5 << 20),
+            ]
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
