@@ -1,15 +1,18 @@
 //! Text files: `read_text_file` reads a file or a directory as lines, and `write_as_text`
 //! writes one line per record.
 //!
-//! Reading is parallel even for a single file: when there are fewer files than readers, files
-//! are cut into byte ranges, and a range owns the lines that *start* inside it. A reader of
-//! `[start, end)` skips the partial line at `start` (the previous range owns it) and reads past
-//! `end` to finish its last line, so every line is read exactly once, whatever the cut.
+//! Reading is parallel even for a single file: files are cut into byte ranges, and a range
+//! owns the lines that *start* inside it. A reader of `[start, end)` skips the partial line at
+//! `start` (the previous range owns it) and reads past `end` to finish its last line, so every
+//! line is read exactly once, whatever the cut.
 //!
-//! With at least as many files as readers, each file is read whole by one reader, as Flink
-//! reads local files. Files written in event-time order (one per writer, say) then keep their
-//! order: a reader never jumps back in time from the end of one range to the start of another
-//! file, which would make the events that follow late.
+//! When there are at least as many (non-empty) files as readers and no file holds more than
+//! one and a half times a reader's share of the bytes, files are not cut: each is read whole
+//! by one reader, as Flink reads local files. With one file per reader, files written in
+//! event-time order (one per writer, say) are then each read in order, where cut files would
+//! make a reader jump back in time from the end of one range to the start of another file, and
+//! the events after the jump late. With more files than readers, a reader reads several files
+//! one after another (as in Flink).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
@@ -106,8 +109,11 @@ impl Source<String> for TextFileSource {
     fn create_splits(&self, parallelism: usize) -> Result<Vec<FileSplit>, BoxError> {
         let mut files = Vec::new();
         list_files(&self.path, &mut files)?;
+        files.retain(|(_, len)| *len > 0);
         let total: u64 = files.iter().map(|(_, len)| len).sum();
-        let split_bytes = if files.len() >= parallelism {
+        let largest = files.iter().map(|(_, len)| *len).max().unwrap_or(0);
+        let balanced = largest <= 3 * total / (2 * parallelism.max(1) as u64);
+        let split_bytes = if files.len() >= parallelism && balanced {
             u64::MAX
         } else {
             total
@@ -540,6 +546,28 @@ mod tests {
                 ("part-1.json".to_string(), 4 << 20, 5 << 20),
             ]
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_much_larger_than_the_others_is_cut() {
+        let dir = std::env::temp_dir().join(format!("strom-file-skew-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("big.txt"), vec![b'\n'; 9 << 20]).unwrap();
+        std::fs::write(dir.join("small.txt"), b"one line\n").unwrap();
+        std::fs::write(dir.join("empty.txt"), b"").unwrap();
+        // Two readers, two non-empty files, but one holds nearly all the bytes.
+        let splits = TextFileSource::new(&dir).create_splits(2).unwrap();
+        let big: Vec<_> = splits
+            .iter()
+            .filter(|split| split.path.ends_with("big.txt"))
+            .map(|split| (split.start, split.end))
+            .collect();
+        assert_eq!(
+            big,
+            vec![(0, 4 << 20), (4 << 20, 8 << 20), (8 << 20, 9 << 20)]
+        );
+        assert_eq!(splits.len(), 4);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -182,8 +182,8 @@ impl KeyedProcessFunction<i64, WinningBidChange, (i64, i64)> for AveragePerCateg
         out: &mut Collector<'_, (i64, i64)>,
     ) -> Result<(), BoxError> {
         let (sum, auctions) = ctx.state();
-        *sum += change.price - change.previous;
-        if change.previous == 0 {
+        *sum += change.price - change.previous.unwrap_or(0);
+        if change.previous.is_none() {
             *auctions += 1;
         }
         out.collect((change.group, *sum / *auctions));

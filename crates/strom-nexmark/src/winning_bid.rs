@@ -2,6 +2,10 @@
 //! made while it was open (Flink's Nexmark `MAX(price) ... WHERE dateTime BETWEEN auction's
 //! dateTime AND expires GROUP BY auction`). Auctions and bids travel apart, so a bid may
 //! overtake its auction; an auction closes when the watermark passes its expiry.
+//!
+//! State stays bounded on an unbounded stream: a closed auction leaves nothing behind, and a
+//! bid whose auction has not come is dropped once the watermark passes the bid's time (an
+//! auction that opened before the bid and comes after that would be late).
 
 use serde::{Deserialize, Serialize};
 use strom::connectors::nexmark::{Auction, Bid, Event};
@@ -16,8 +20,8 @@ pub struct WinningBidChange {
     pub group: i64,
     /// The auction.
     pub auction: i64,
-    /// The winning price this change replaces, 0 for the auction's first.
-    pub previous: i64,
+    /// The winning price this change replaces; `None` for the auction's first.
+    pub previous: Option<i64>,
     /// The winning price.
     pub price: i64,
 }
@@ -56,31 +60,35 @@ struct OpenAuction {
     highest: Option<i64>,
     /// Price and time of bids seen before the auction.
     early: Vec<(i64, i64)>,
-    /// The auction has closed: later bids are dropped (all that is kept of it).
-    closed: bool,
+}
+
+/// What a bid did to its auction's winning price.
+enum BidOutcome {
+    /// The auction is not known yet: the bid waits for it.
+    Early,
+    /// The bid is now the highest; the previous highest, if any.
+    Raised(Option<i64>),
+    /// Too low, or made while the auction was not open.
+    Ignored,
 }
 
 impl OpenAuction {
-    /// Counts a bid of `price` made at `time`; the previous highest (0 for none) if it is the
-    /// new highest.
-    fn bid(&mut self, price: i64, time: i64) -> Option<i64> {
-        if self.closed {
-            return None;
-        }
+    /// Counts a bid of `price` made at `time`.
+    fn bid(&mut self, price: i64, time: i64) -> BidOutcome {
         let Some((_, opened, expires)) = self.auction else {
             self.early.push((price, time));
-            return None;
+            return BidOutcome::Early;
         };
         let open = (opened..=expires).contains(&time);
         if open && self.highest.is_none_or(|highest| price > highest) {
-            return Some(self.highest.replace(price).unwrap_or(0));
+            return BidOutcome::Raised(self.highest.replace(price));
         }
-        None
+        BidOutcome::Ignored
     }
 }
 
 impl WinningBid {
-    fn change(&self, state: &OpenAuction, auction: i64, previous: i64) -> WinningBidChange {
+    fn change(&self, state: &OpenAuction, auction: i64, previous: Option<i64>) -> WinningBidChange {
         WinningBidChange {
             group: state.auction.map_or(0, |(group, _, _)| group),
             auction,
@@ -107,12 +115,11 @@ impl KeyedCoProcessFunction<i64, Auction, Bid, WinningBidChange> for WinningBid 
         state.auction = Some((group, auction.date_time, auction.expires));
         let mut raised = false;
         for (price, time) in std::mem::take(&mut state.early) {
-            raised |= state.bid(price, time).is_some();
+            raised |= matches!(state.bid(price, time), BidOutcome::Raised(_));
         }
         if raised && self.report == Report::RisesByCategory {
-            out.collect(self.change(state, auction.id, 0));
+            out.collect(self.change(state, auction.id, None));
         }
-        // Once the auction has closed only that fact is kept: later bids never count.
         ctx.timer_service()
             .register_event_time_timer(auction.expires);
         Ok(())
@@ -125,29 +132,45 @@ impl KeyedCoProcessFunction<i64, Auction, Bid, WinningBidChange> for WinningBid 
         out: &mut Collector<'_, WinningBidChange>,
     ) -> Result<(), BoxError> {
         let state = ctx.state();
-        if let Some(previous) = state.bid(bid.price, bid.date_time) {
-            if self.report == Report::RisesByCategory {
+        match state.bid(bid.price, bid.date_time) {
+            BidOutcome::Raised(previous) if self.report == Report::RisesByCategory => {
                 out.collect(self.change(state, bid.auction, previous));
             }
+            BidOutcome::Early => {
+                // Dropped once the watermark passes it if its auction has not come by then.
+                ctx.timer_service().register_event_time_timer(bid.date_time);
+            }
+            BidOutcome::Raised(_) | BidOutcome::Ignored => {}
         }
         Ok(())
     }
 
     fn on_timer(
         &mut self,
-        _timestamp: i64,
+        timestamp: i64,
         ctx: &mut KeyedContext<'_, i64, OpenAuction>,
         out: &mut Collector<'_, WinningBidChange>,
     ) -> Result<(), BoxError> {
         let auction = *ctx.get_current_key();
         let state = ctx.state();
-        if self.report == Report::ClosesBySeller && state.highest.is_some() {
-            out.collect(self.change(state, auction, 0));
+        match state.auction {
+            // The auction closed: report it, and keep nothing of it.
+            Some((_, _, expires)) if timestamp >= expires => {
+                if self.report == Report::ClosesBySeller && state.highest.is_some() {
+                    out.collect(self.change(state, auction, None));
+                }
+                ctx.clear_state();
+            }
+            // A bid's timer from before the auction came: nothing waits.
+            Some(_) => {}
+            // Bids still waiting for an auction that would now be late.
+            None => {
+                state.early.retain(|(_, time)| *time > timestamp);
+                if state.early.is_empty() {
+                    ctx.clear_state();
+                }
+            }
         }
-        *state = OpenAuction {
-            closed: true,
-            ..OpenAuction::default()
-        };
         Ok(())
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use strom::connectors::nexmark::{Bid, Event, Generator, GeneratorConfig, NexmarkSource};
+use strom::connectors::nexmark::{Auction, Bid, Event, Generator, GeneratorConfig, NexmarkSource};
 use strom::core::StreamData;
 use strom::prelude::*;
 
@@ -310,4 +310,89 @@ fn q6_averages_each_sellers_last_ten_closed_auctions() {
         "some seller closes more than ten auctions"
     );
     assert_eq!(actual, expected);
+}
+
+fn auction(id: i64, seller: i64, opened: i64, expires: i64) -> Event {
+    Event::Auction(Auction {
+        id,
+        item_name: String::new(),
+        description: String::new(),
+        initial_bid: 1,
+        reserve: 1,
+        date_time: opened,
+        expires,
+        seller,
+        category: 10,
+        extra: String::new(),
+    })
+}
+
+fn bid(auction: i64, price: i64, date_time: i64) -> Event {
+    Event::Bid(Bid {
+        auction,
+        bidder: 1,
+        price,
+        channel: String::new(),
+        url: String::new(),
+        date_time,
+        extra: String::new(),
+    })
+}
+
+/// A watermark 10 ms behind every event, so auctions close in the middle of the input.
+struct TenBehindEachEvent;
+
+impl WatermarkGenerator<Event> for TenBehindEachEvent {
+    fn on_event(&mut self, _event: &Event, timestamp: i64, output: &mut WatermarkOutput) {
+        output.emit_watermark(Watermark(timestamp - 10));
+    }
+    fn on_periodic_emit(&mut self, _output: &mut WatermarkOutput) {}
+}
+
+#[test]
+fn q6_closes_auctions_as_the_watermark_passes_them() {
+    let mut events = vec![
+        auction(1, 7, 0, 100),
+        bid(1, 50, 10),
+        bid(1, 70, 20),
+        bid(2, 300, 30), // before its auction, which opened at 25
+        auction(2, 7, 25, 150),
+        auction(3, 7, 40, 150), // closes with auction 2: after it, by id
+        bid(3, 200, 60),
+        auction(4, 7, 70, 120), // no bids: no result
+        bid(1, 1_000, 90),
+        auction(5, 8, 95, 110),
+        bid(5, 444, 100),
+        bid(1, 5_000, 130), // after auction 1 closed
+        bid(1, 9_999, 95),  // in auction 1's time, but late: the watermark passed its close
+    ];
+    // Twelve more auctions of seller 7, so that the oldest fall out of the last ten.
+    for id in 10..=21 {
+        events.push(auction(id, 7, 160, 200 + id));
+        events.push(bid(id, 100 * id, 170));
+    }
+    let env = StreamExecutionEnvironment::get_execution_environment();
+    env.set_parallelism(1);
+    let events = env
+        .from_collection(events)
+        .assign_timestamps_and_watermarks(
+            WatermarkStrategy::for_generator(|| TenBehindEachEvent)
+                .with_timestamp_assigner(|event: &Event, _| event.date_time()),
+        );
+    let mut per_seller: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for (seller, average) in strom_nexmark::q6(&events).execute_and_collect().unwrap() {
+        per_seller.entry(seller).or_default().push(average);
+    }
+    // Seller 7's winning prices in closing order: 1000 (auction 1), 300 and 200 (auctions 2
+    // and 3, both at 150), then 1000, 1100, ..., 2100 (auctions 10 to 21).
+    let expected = BTreeMap::from([
+        (
+            7,
+            vec![
+                1000, 650, 500, 625, 720, 800, 871, 937, 1000, 1060, 1130, 1280, 1450, 1550, 1650,
+            ],
+        ),
+        (8, vec![444]),
+    ]);
+    assert_eq!(per_seller, expected);
 }
