@@ -1,7 +1,8 @@
 //! JSON lines: one JSON value per line, for files that Strom and other systems (Flink's `json`
 //! format, for one) both read and write. [`JsonLinesSource`] reads a file or a directory the
 //! way the text file source does (split by byte ranges) and decodes every line into a serde
-//! type; a line that does not decode fails the job, naming the file and quoting the line.
+//! type, with simd-json (SIMD parsing, the CPU's features detected at run time); a line that
+//! does not decode fails the job, naming the file and quoting the line.
 //! [`JsonLinesEncoder`] writes records as JSON lines through the `FileSink`.
 
 use std::marker::PhantomData;
@@ -48,6 +49,8 @@ impl<T: DeserializeOwned + Send + 'static> Source<T> for JsonLinesSource<T> {
         Ok(JsonLinesReader {
             lines: Source::<String>::create_reader(&self.text, ctx)?,
             file: None,
+            scratch: Vec::new(),
+            buffers: simd_json::Buffers::default(),
             _type: PhantomData,
         })
     }
@@ -58,6 +61,10 @@ pub struct JsonLinesReader<T> {
     lines: TextFileReader,
     /// The file being read, for messages.
     file: Option<PathBuf>,
+    /// The line being decoded: simd-json decodes in place, so it works on a copy.
+    scratch: Vec<u8>,
+    /// simd-json's working buffers, kept from line to line.
+    buffers: simd_json::Buffers,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -69,6 +76,7 @@ impl<T: DeserializeOwned + Send> SourceReader<T, FileSplit> for JsonLinesReader<
 
     fn poll_next(&mut self, output: &mut SourceOutput<T>) -> Result<ReaderStatus, BoxError> {
         let file = self.file.as_deref().unwrap_or(Path::new("?"));
+        let (scratch, buffers) = (&mut self.scratch, &mut self.buffers);
         self.lines.read_lines(output, |bytes| {
             let line = std::str::from_utf8(bytes)
                 .map_err(|error| format!("{}: a line is not UTF-8 ({error})", file.display()))?
@@ -76,7 +84,10 @@ impl<T: DeserializeOwned + Send> SourceReader<T, FileSplit> for JsonLinesReader<
             if line.is_empty() {
                 return Ok(None);
             }
-            serde_json::from_str(line).map(Some).map_err(|error| {
+            scratch.clear();
+            scratch.extend_from_slice(line.as_bytes());
+            let decoded = simd_json::serde::from_slice_with_buffers(scratch, buffers);
+            decoded.map(Some).map_err(|error| {
                 let shown: String = line.chars().take(120).collect();
                 format!(
                     "{}: a line is not the JSON expected ({error}): {shown}",
