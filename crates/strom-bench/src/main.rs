@@ -266,11 +266,18 @@ fn main() -> ExitCode {
                 } else {
                     vec![query.as_str()]
                 };
-                queries
-                    .into_iter()
-                    .map(|query| nexmark::run(query, *events, *parallelism, input.as_deref(), *print, *rate))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map(|lines| lines.join("\n"))
+                // Read from files, the events are their lines: counted once for all queries.
+                let events = match input {
+                    Some(path) => nexmark::count_events(path),
+                    None => Ok(*events),
+                };
+                events.and_then(|events| {
+                    queries
+                        .into_iter()
+                        .map(|query| nexmark::run(query, events, *parallelism, input.as_deref(), *print, *rate))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map(|lines| lines.join("\n"))
+                })
             }
             Benchmark::Recovery { job } => checkpoint::recovery(&job.settings()),
             Benchmark::Windowagg {

@@ -4,8 +4,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use std::io::Write;
+use std::io::{Read, Write};
 
+use strom::connectors::file::input_files;
 use strom::connectors::json_lines::JsonLinesSource;
 use strom::connectors::nexmark::{Event, Generator, GeneratorConfig, NexmarkSource};
 use strom::prelude::*;
@@ -27,12 +28,6 @@ pub fn run(
             "--rate limits generated events; it cannot be used with --input".into(),
         ));
     }
-    // Read from a file, the events are its lines (counted before the clock starts).
-    let events = match input {
-        Some(path) => count_lines(path)
-            .map_err(|error| JobError::InvalidProgram(format!("{}: {error}", path.display())))?,
-        None => events,
-    };
     let env = StreamExecutionEnvironment::get_execution_environment();
     env.set_parallelism(parallelism);
     let source = match input {
@@ -122,8 +117,10 @@ pub fn write_data(events: u64, output: &Path) -> Result<String, JobError> {
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     let generator = Generator::new(GeneratorConfig::default(), 1);
     for number in 0..events {
-        let line = generator.event(number as i64, number).to_json();
-        writeln!(out, "{line}").map_err(failed)?;
+        serde_json::to_writer(&mut out, &generator.event(number as i64, number))
+            .map_err(std::io::Error::from)
+            .and_then(|()| out.write_all(b"\n"))
+            .map_err(failed)?;
     }
     out.flush().map_err(failed)?;
     Ok(format!(
@@ -132,30 +129,23 @@ pub fn write_data(events: u64, output: &Path) -> Result<String, JobError> {
     ))
 }
 
-/// Lines in the file `path`, or in the visible files of the directory `path`.
-fn count_lines(path: &Path) -> std::io::Result<u64> {
-    if path.is_file() {
+/// The number of events in the JSON-lines input `path` (a file, or the visible files of a
+/// directory): its lines, counted before any clock starts.
+pub fn count_events(path: &Path) -> Result<u64, JobError> {
+    let failed = |error: String| JobError::InvalidProgram(format!("{}: {error}", path.display()));
+    let mut lines = 0;
+    let mut buffer = vec![0u8; 1 << 20];
+    for (file, _) in input_files(path).map_err(|error| failed(error.to_string()))? {
         // In pieces, so the count does not raise the process's peak memory.
-        let mut file = std::fs::File::open(path)?;
-        let mut buffer = vec![0u8; 1 << 20];
-        let mut lines = 0;
+        let mut reader = std::fs::File::open(&file).map_err(|error| failed(error.to_string()))?;
         loop {
-            let read = std::io::Read::read(&mut file, &mut buffer)?;
+            let read = reader
+                .read(&mut buffer)
+                .map_err(|error| failed(error.to_string()))?;
             if read == 0 {
-                return Ok(lines);
+                break;
             }
             lines += buffer[..read].iter().filter(|&&b| b == b'\n').count() as u64;
-        }
-    }
-    let mut lines = 0;
-    for entry in std::fs::read_dir(path)? {
-        let entry = entry?.path();
-        let hidden = entry
-            .file_name()
-            .and_then(|name| name.to_str())
-            .is_some_and(|name| name.starts_with('.') || name.starts_with('_'));
-        if !hidden {
-            lines += count_lines(&entry)?;
         }
     }
     Ok(lines)

@@ -66,6 +66,14 @@ impl SourceSplit for FileSplit {
     }
 }
 
+/// The files the text sources read at `path` with their sizes: `path` itself if it is a file,
+/// or every visible file below the directory `path`, in name order.
+pub fn input_files(path: &Path) -> Result<Vec<(PathBuf, u64)>, ConnectorError> {
+    let mut files = Vec::new();
+    list_files(path, &mut files)?;
+    Ok(files)
+}
+
 fn list_files(path: &Path, files: &mut Vec<(PathBuf, u64)>) -> Result<(), ConnectorError> {
     let metadata = std::fs::metadata(path).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => ConnectorError::InputNotFound {
@@ -107,8 +115,7 @@ impl Source<String> for TextFileSource {
     }
 
     fn create_splits(&self, parallelism: usize) -> Result<Vec<FileSplit>, BoxError> {
-        let mut files = Vec::new();
-        list_files(&self.path, &mut files)?;
+        let mut files = input_files(&self.path)?;
         files.retain(|(_, len)| *len > 0);
         let total: u64 = files.iter().map(|(_, len)| len).sum();
         let largest = files.iter().map(|(_, len)| *len).max().unwrap_or(0);
@@ -196,44 +203,29 @@ impl TextFileReader {
                 self.current = None;
                 return Ok(ReaderStatus::EndOfSplit);
             }
-            if !self.partial.is_empty() {
-                // Finish the line that crossed the buffer's end.
-                match memchr::memchr(b'\n', available) {
-                    Some(newline) => {
-                        self.partial.extend_from_slice(&available[..newline]);
-                        emit(&self.partial, output)?;
-                        self.partial.clear();
-                        open.reader.consume(newline + 1);
-                        open.position += newline as u64 + 1;
-                    }
-                    None => {
-                        let n = available.len();
-                        self.partial.extend_from_slice(available);
-                        open.reader.consume(n);
-                        open.position += n as u64;
-                    }
-                }
-                continue;
-            }
-            // Whole lines straight from the buffer, as many as the output takes.
+            // Lines straight from the buffer, as many as the output takes; the first may finish
+            // one that crossed the previous buffer's end.
             let mut used = 0;
             let mut past_end = false;
             while !output.is_full() {
-                if open.position + used as u64 >= open.split.end {
+                if self.partial.is_empty() && open.position + used as u64 >= open.split.end {
                     past_end = true;
                     break;
                 }
-                match memchr::memchr(b'\n', &available[used..]) {
-                    Some(newline) => {
-                        emit(&available[used..used + newline], output)?;
-                        used += newline + 1;
-                    }
-                    None => {
-                        self.partial.extend_from_slice(&available[used..]);
-                        used = available.len();
-                        break;
-                    }
+                let Some(newline) = memchr::memchr(b'\n', &available[used..]) else {
+                    self.partial.extend_from_slice(&available[used..]);
+                    used = available.len();
+                    break;
+                };
+                let line = &available[used..used + newline];
+                if self.partial.is_empty() {
+                    emit(line, output)?;
+                } else {
+                    self.partial.extend_from_slice(line);
+                    emit(&self.partial, output)?;
+                    self.partial.clear();
                 }
+                used += newline + 1;
             }
             open.reader.consume(used);
             open.position += used as u64;

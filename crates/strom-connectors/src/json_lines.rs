@@ -77,23 +77,27 @@ impl<T: DeserializeOwned + Send> SourceReader<T, FileSplit> for JsonLinesReader<
     fn poll_next(&mut self, output: &mut SourceOutput<T>) -> Result<ReaderStatus, BoxError> {
         let file = self.file.as_deref().unwrap_or(Path::new("?"));
         let (scratch, buffers) = (&mut self.scratch, &mut self.buffers);
-        self.lines.read_lines(output, |bytes| {
-            let line = std::str::from_utf8(bytes)
-                .map_err(|error| format!("{}: a line is not UTF-8 ({error})", file.display()))?
-                .trim();
-            if line.is_empty() {
+        self.lines.read_lines(output, |line| {
+            if line.iter().all(u8::is_ascii_whitespace) {
                 return Ok(None);
             }
+            // simd-json checks the UTF-8 as it parses; the line is read as text only to explain
+            // a failure.
             scratch.clear();
-            scratch.extend_from_slice(line.as_bytes());
+            scratch.extend_from_slice(line);
             let decoded = simd_json::serde::from_slice_with_buffers(scratch, buffers);
             decoded.map(Some).map_err(|error| {
-                let shown: String = line.chars().take(120).collect();
-                format!(
-                    "{}: a line is not the JSON expected ({error}): {shown}",
-                    file.display()
-                )
-                .into()
+                let message = match std::str::from_utf8(line) {
+                    Err(utf8) => format!("{}: a line is not UTF-8 ({utf8})", file.display()),
+                    Ok(text) => {
+                        let shown: String = text.trim().chars().take(120).collect();
+                        format!(
+                            "{}: a line is not the JSON expected ({error}): {shown}",
+                            file.display()
+                        )
+                    }
+                };
+                message.into()
             })
         })
     }

@@ -14,6 +14,8 @@
 //! - Flink's bid fields `channel` and `url` (Beam's bids have none), drawn after the price from
 //!   the same random numbers, so only their shape matches Flink's.
 
+use std::sync::OnceLock;
+
 use strom_core::Timestamp;
 
 use super::java_random::JavaRandom;
@@ -57,6 +59,8 @@ const CITIES: [&str; 10] = [
 ];
 const STATES: [&str; 6] = ["AZ", "CA", "ID", "OR", "WA", "WY"];
 const HOT_CHANNELS: [&str; 4] = ["Google", "Facebook", "Baidu", "Apple"];
+/// Bids off the hot channels name one of this many numbered channels.
+const NUMBERED_CHANNELS: i32 = 10_000;
 
 /// What the generator makes, with Beam's and Flink's defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -217,15 +221,16 @@ impl Generator {
             self.next_base0_person_id(event_id, random)
         } + FIRST_PERSON_ID;
         let price = next_price(random);
+        let channels = channels();
         let (channel, url) = if random.next_int_below(2) > 0 {
-            let hot = random.next_int_below(HOT_CHANNELS.len() as i32);
+            let hot = random.next_int_below(HOT_CHANNELS.len() as i32) as usize;
             (
-                HOT_CHANNELS[hot as usize].to_string(),
-                channel_url(hot, false),
+                HOT_CHANNELS[hot].to_string(),
+                channels.hot_urls[hot].clone(),
             )
         } else {
-            let channel = random.next_int_below(10_000);
-            (format!("channel-{channel}"), channel_url(channel, true))
+            let channel = random.next_int_below(NUMBERED_CHANNELS) as usize;
+            channels.numbered[channel].clone()
         };
         let extra = next_extra(random, 32, self.config.avg_bid_bytes);
         Bid {
@@ -344,6 +349,25 @@ fn next_extra(random: &mut JavaRandom, current: i64, average: i64) -> String {
         random.next_int_below((2 * delta) as i32) as i64
     };
     next_exact_string(random, wanted - delta + spread)
+}
+
+/// The pages of the hot channels, and the names and pages of the numbered ones.
+struct Channels {
+    hot_urls: Vec<String>,
+    numbered: Vec<(String, String)>,
+}
+
+/// Every channel's page, computed once: a page depends only on its channel.
+fn channels() -> &'static Channels {
+    static CHANNELS: OnceLock<Channels> = OnceLock::new();
+    CHANNELS.get_or_init(|| Channels {
+        hot_urls: (0..HOT_CHANNELS.len() as i32)
+            .map(|hot| channel_url(hot, false))
+            .collect(),
+        numbered: (0..NUMBERED_CHANNELS)
+            .map(|channel| (format!("channel-{channel}"), channel_url(channel, true)))
+            .collect(),
+    })
 }
 
 /// The page of a channel: the same for every bid of that channel.
